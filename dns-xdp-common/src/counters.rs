@@ -1,0 +1,74 @@
+//! Fast-path counters: a per-CPU array of `u64`, one slot per outcome.
+
+/// Why a packet was answered or passed up. The discriminant is the counter's index.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(u32)]
+pub enum Counter {
+    /// Answered in place over IPv4.
+    AnsweredV4 = 0,
+    /// Answered in place over IPv6.
+    AnsweredV6 = 1,
+    /// Not IPv4/IPv6 UDP to port 53 (ARP, TCP, other ports, ...).
+    PassNotDns = 2,
+    /// IPv4 options or fragment, IPv6 extension header, or a truncated header.
+    PassIpUnsupported = 3,
+    /// UDP checksum missing (IPv4 zero) or wrong.
+    PassChecksum = 4,
+    /// A DNS message the fast path does not answer: not a plain query (QR, opcode, counts,
+    /// TC), a malformed or compressed question, a class other than IN, or trailing data.
+    PassNotQuery = 5,
+    /// A query type other than A or AAAA.
+    PassQtype = 6,
+    /// EDNS the fast path does not handle: DO=1, version > 0, options other than COOKIE.
+    PassEdns = 7,
+    /// No answer published for this name and type.
+    PassMiss = 8,
+    /// The answer does not fit the client's UDP payload size.
+    PassTooBig = 9,
+    /// Query larger than the program's scratch buffer.
+    PassTooLong = 10,
+    /// A helper or map the program relies on failed; the frame is unchanged.
+    PassInternal = 11,
+    /// The frame was partly rewritten when a helper failed; it is dropped rather than passed up
+    /// half-changed. Never expected: a non-zero count is a bug to report.
+    DropRewrite = 12,
+}
+
+pub const COUNTER_COUNT: usize = 13;
+
+impl Counter {
+    pub const ALL: [Counter; COUNTER_COUNT] = [
+        Counter::AnsweredV4,
+        Counter::AnsweredV6,
+        Counter::PassNotDns,
+        Counter::PassIpUnsupported,
+        Counter::PassChecksum,
+        Counter::PassNotQuery,
+        Counter::PassQtype,
+        Counter::PassEdns,
+        Counter::PassMiss,
+        Counter::PassTooBig,
+        Counter::PassTooLong,
+        Counter::PassInternal,
+        Counter::DropRewrite,
+    ];
+
+    /// Stable name used by `dns-xdp stats` and its JSON output.
+    pub const fn name(self) -> &'static str {
+        match self {
+            Counter::AnsweredV4 => "answered_v4",
+            Counter::AnsweredV6 => "answered_v6",
+            Counter::PassNotDns => "pass_not_dns",
+            Counter::PassIpUnsupported => "pass_ip_unsupported",
+            Counter::PassChecksum => "pass_checksum",
+            Counter::PassNotQuery => "pass_not_query",
+            Counter::PassQtype => "pass_qtype",
+            Counter::PassEdns => "pass_edns",
+            Counter::PassMiss => "pass_miss",
+            Counter::PassTooBig => "pass_too_big",
+            Counter::PassTooLong => "pass_too_long",
+            Counter::PassInternal => "pass_internal",
+            Counter::DropRewrite => "drop_rewrite",
+        }
+    }
+}

@@ -1,0 +1,61 @@
+//! dns-xdp's fast path: answers A/AAAA queries from BPF maps in place with `XDP_TX`, and passes
+//! everything it cannot answer exactly right up to the kernel's stack (and the fallback server)
+//! unchanged.
+#![no_std]
+#![no_main]
+
+mod csum;
+mod maps;
+mod parse;
+mod respond;
+
+use aya_ebpf::{bindings::xdp_action, macros::xdp, programs::XdpContext};
+use dns_xdp_common::counters::Counter;
+
+#[xdp]
+pub fn dns_xdp(ctx: XdpContext) -> u32 {
+    match try_dns_xdp(&ctx) {
+        Ok(counter) => {
+            maps::count(counter);
+            xdp_action::XDP_TX
+        }
+        Err(counter) => {
+            maps::count(counter);
+            if counter == Counter::DropRewrite {
+                xdp_action::XDP_DROP
+            } else {
+                xdp_action::XDP_PASS
+            }
+        }
+    }
+}
+
+/// Parses the frame layer by layer and rewrites it into the answer. Every `Err` names the
+/// counter of the reason the frame goes up; the frame is only modified once the answer is known
+/// to fit, so a passed frame is always the frame that arrived.
+fn try_dns_xdp(ctx: &XdpContext) -> Result<Counter, Counter> {
+    let scratch = maps::SCRATCH.get_ptr_mut(0).ok_or(Counter::PassInternal)?;
+    let l3 = parse::eth::parse(ctx)?;
+    let mut ip = parse::ip::parse(ctx, l3)?;
+    let mut udp = parse::udp::parse(ctx, &ip)?;
+    parse::converge(scratch, &mut ip, &mut udp)?;
+    let query = parse::dns::parse(ctx, scratch, &ip, &udp)?;
+    respond::answer(ctx, &ip, &udp, &query)
+}
+
+/// Passes every frame. Attached to the peer end of test and demo veth pairs: veth drops frames
+/// sent with `XDP_TX` unless the receiving end runs an XDP program.
+#[xdp]
+pub fn xdp_pass(_ctx: XdpContext) -> u32 {
+    xdp_action::XDP_PASS
+}
+
+#[cfg(not(test))]
+#[panic_handler]
+fn panic(_info: &core::panic::PanicInfo) -> ! {
+    loop {}
+}
+
+#[unsafe(link_section = "license")]
+#[unsafe(no_mangle)]
+static LICENSE: [u8; 13] = *b"Dual MIT/GPL\0";

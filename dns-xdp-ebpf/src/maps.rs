@@ -1,0 +1,51 @@
+//! The program's maps. Their layout lives in `dns-xdp-common`; names match
+//! `dns_xdp_common::map_names`.
+
+use aya_ebpf::{
+    bindings::BPF_F_NO_PREALLOC,
+    btf_maps::{Array, HashMap, PerCpuArray},
+    macros::btf_map,
+};
+use dns_xdp_common::{
+    answer::{AnswerKey, AnswerValue},
+    counters::{Counter, COUNTER_COUNT},
+    publish::PublishState,
+    scratch::{Scratch, OPAQUE_SLOTS},
+};
+
+/// Default capacity; the agent resizes it at load time from the zone size.
+const ANSWERS_MAX_ENTRIES: usize = 65536;
+
+#[btf_map(name = "dns_answers")]
+pub static ANSWERS: HashMap<
+    AnswerKey,
+    AnswerValue,
+    ANSWERS_MAX_ENTRIES,
+    { BPF_F_NO_PREALLOC as usize },
+> = HashMap::new();
+
+#[btf_map(name = "dns_publish")]
+pub static PUBLISH: Array<PublishState, 1> = Array::new();
+
+#[btf_map(name = "dns_counters")]
+pub static COUNTERS: PerCpuArray<u64, COUNTER_COUNT> = PerCpuArray::new();
+
+#[btf_map(name = "dns_scratch")]
+pub static SCRATCH: PerCpuArray<Scratch, 1> = PerCpuArray::new();
+
+/// Passes `value` through map memory so the verifier forgets which exact value it was (see
+/// `Scratch::opaque`); the caller bounds it again before use.
+#[inline(always)]
+pub fn forget(scratch: *mut Scratch, slot: usize, value: u64) -> u64 {
+    let slot = unsafe { &mut (*scratch).opaque[slot % OPAQUE_SLOTS] };
+    unsafe { core::ptr::write_volatile(slot, value) };
+    unsafe { core::ptr::read_volatile(slot) }
+}
+
+#[inline(always)]
+pub fn count(counter: Counter) {
+    if let Some(slot) = COUNTERS.get_ptr_mut(counter as u32) {
+        // Per-CPU slot: no other CPU writes it, so a plain add is exact.
+        unsafe { *slot += 1 };
+    }
+}

@@ -1,0 +1,301 @@
+//! The DNS query: header, one question, and an optional OPT record (EDNS version 0, DO=0, no
+//! options but DNS COOKIE). Parsing works on a copy of the message in the per-CPU scratch buffer,
+//! which is also where the answer-map key is built and the UDP checksum is verified.
+
+use aya_ebpf::{helpers::generated::bpf_xdp_load_bytes, programs::XdpContext};
+use dns_xdp_common::{
+    answer::{DEFAULT_VIEW, MAX_NAME_LEN, QTYPE_A, QTYPE_AAAA},
+    counters::Counter,
+    scratch::{Scratch, MAX_QUERY_LEN},
+};
+
+use super::{be16, ip::Ip, udp::Udp};
+use crate::{csum, maps::forget};
+
+const SLOT_NAME_LEN: usize = 0;
+const SLOT_MSG_LEN: usize = 3;
+
+const HEADER_LEN: usize = 12;
+const FLAG_QR: u16 = 0x8000;
+const FLAG_OPCODE: u16 = 0x7800;
+const FLAG_TC: u16 = 0x0200;
+const CLASS_IN: u16 = 1;
+const TYPE_OPT: u16 = 41;
+/// The fixed part of an OPT record: root name, type, class, TTL, RDLENGTH.
+pub const OPT_LEN: usize = 11;
+const EDNS_DO: u16 = 0x8000;
+const OPTION_COOKIE: u16 = 10;
+/// Enough for a COOKIE plus the odd extra option we would pass up anyway.
+const MAX_OPTIONS: usize = 4;
+/// RFC 1035 §4.2.1: without EDNS a UDP answer is at most 512 bytes.
+pub const CLASSIC_UDP_LIMIT: usize = 512;
+
+pub struct Query {
+    pub scratch: *mut Scratch,
+    /// Offset just past the question: where the answer section starts.
+    pub question_end: usize,
+    /// The query's header flags.
+    pub flags: u16,
+    /// The query carried an OPT record, so the answer carries one too.
+    pub edns: bool,
+    /// The largest UDP answer the client accepts.
+    pub size_limit: usize,
+}
+
+#[inline(always)]
+pub fn parse(
+    ctx: &XdpContext,
+    scratch: *mut Scratch,
+    ip: &Ip,
+    udp: &Udp,
+) -> Result<Query, Counter> {
+    let msg = unsafe { &mut (*scratch).msg };
+    let len = udp.dns_len;
+    if len > MAX_QUERY_LEN {
+        return Err(Counter::PassTooLong);
+    }
+    // `len` is at least a header long (checked with the UDP length), so never zero.
+    let rc = unsafe {
+        bpf_xdp_load_bytes(
+            ctx.ctx,
+            udp.dns_offset as u32,
+            msg.as_mut_ptr() as *mut _,
+            len as u32,
+        )
+    };
+    if rc != 0 {
+        return Err(Counter::PassInternal);
+    }
+    zero_pad(msg, len);
+    verify_checksum(msg, len, ip, udp)?;
+
+    let flags = be16([msg[2], msg[3]]);
+    if flags & (FLAG_QR | FLAG_OPCODE | FLAG_TC) != 0
+        || be16([msg[4], msg[5]]) != 1
+        || be16([msg[6], msg[7]]) != 0
+        || be16([msg[8], msg[9]]) != 0
+    {
+        return Err(Counter::PassNotQuery);
+    }
+    let arcount = be16([msg[10], msg[11]]);
+    if arcount > 1 {
+        return Err(Counter::PassNotQuery);
+    }
+
+    let key = unsafe { &mut (*scratch).key };
+    let name_len = name_length(msg, len)?;
+    // Each exit of the name loops leaves its own exact name length and its own bound on the
+    // message length; forgetting both lets the verifier check the code after them once.
+    let (name_len, len) = forget_lengths(scratch, name_len, len)?;
+    copy_name_lowercase(msg, name_len, &mut key.name);
+    let (name_len, len) = forget_lengths(scratch, name_len, len)?;
+    let qtype_at = HEADER_LEN + name_len;
+    let question_end = qtype_at + 4;
+    if question_end > len {
+        return Err(Counter::PassNotQuery);
+    }
+    let qtype = read16(msg, qtype_at)?;
+    if read16(msg, qtype_at + 2)? != CLASS_IN {
+        return Err(Counter::PassNotQuery);
+    }
+    if qtype != QTYPE_A && qtype != QTYPE_AAAA {
+        return Err(Counter::PassQtype);
+    }
+    key.view = DEFAULT_VIEW;
+    key.qtype = qtype;
+
+    let (edns, size_limit) = if arcount == 1 {
+        (true, parse_opt(msg, question_end, len)?)
+    } else if question_end == len {
+        (false, CLASSIC_UDP_LIMIT)
+    } else {
+        // Bytes after the question that no record count accounts for.
+        return Err(Counter::PassNotQuery);
+    };
+    Ok(Query {
+        scratch,
+        question_end,
+        flags,
+        edns,
+        size_limit,
+    })
+}
+
+#[inline(always)]
+fn forget_lengths(
+    scratch: *mut Scratch,
+    name_len: usize,
+    len: usize,
+) -> Result<(usize, usize), Counter> {
+    let name_len = forget(scratch, SLOT_NAME_LEN, name_len as u64) as usize;
+    let len = forget(scratch, SLOT_MSG_LEN, len as u64) as usize;
+    if name_len == 0 || name_len > MAX_NAME_LEN || len > MAX_QUERY_LEN {
+        return Err(Counter::PassNotQuery);
+    }
+    Ok((name_len, len))
+}
+
+/// Zeros the bytes after the message up to the next 4-byte boundary, so the message can be summed
+/// in whole words.
+#[inline(always)]
+fn zero_pad(msg: &mut [u8; MAX_QUERY_LEN + 4], len: usize) {
+    for i in 0..3 {
+        if let Some(b) = msg.get_mut(len + i) {
+            *b = 0;
+        }
+    }
+}
+
+#[inline(always)]
+fn round4(len: usize) -> u32 {
+    ((len + 3) & !3) as u32 & 0x3FF
+}
+
+#[inline(always)]
+fn verify_checksum(
+    msg: &[u8; MAX_QUERY_LEN + 4],
+    len: usize,
+    ip: &Ip,
+    udp: &Udp,
+) -> Result<(), Counter> {
+    let words = round4(len);
+    if words == 0 || words as usize > MAX_QUERY_LEN + 4 {
+        return Err(Counter::PassInternal);
+    }
+    let udp_len = (len + 8) as u64;
+    // Pseudo-header (addresses, protocol, length), then the UDP header (ports, length, checksum).
+    let sum = ip.addr_sum
+        + 17
+        + udp_len
+        + udp.port_sum
+        + udp_len
+        + udp.check as u64
+        + csum::sum_buf(msg.as_ptr(), words);
+    if csum::fold(sum) != 0xFFFF {
+        return Err(Counter::PassChecksum);
+    }
+    Ok(())
+}
+
+/// Finds the end of the question name and returns its wire length. Compression pointers and
+/// extended label types are not valid in a question we answer, so they pass up.
+#[inline(always)]
+fn name_length(msg: &[u8; MAX_QUERY_LEN + 4], len: usize) -> Result<usize, Counter> {
+    let mut pos = HEADER_LEN;
+    // A name of at most 255 bytes has at most 127 labels before the root.
+    for _ in 0..128 {
+        if pos >= len {
+            return Err(Counter::PassNotQuery);
+        }
+        let b = *msg.get(pos).ok_or(Counter::PassNotQuery)?;
+        if b == 0 {
+            return Ok(pos + 1 - HEADER_LEN);
+        }
+        if b > 63 {
+            return Err(Counter::PassNotQuery);
+        }
+        pos += 1 + b as usize;
+        if pos - HEADER_LEN >= MAX_NAME_LEN {
+            return Err(Counter::PassNotQuery);
+        }
+    }
+    Err(Counter::PassNotQuery)
+}
+
+/// Copies the `name_len`-byte question name into `key`, ASCII letters lowercased (RFC 4343) and
+/// zero padded, eight bytes at a time. Label length bytes are at most 63, below 'A', so
+/// lowercasing every byte leaves them alone.
+#[inline(always)]
+fn copy_name_lowercase(
+    msg: &[u8; MAX_QUERY_LEN + 4],
+    name_len: usize,
+    key: &mut [u8; MAX_NAME_LEN + 1],
+) {
+    let out = key.as_mut_ptr() as *mut u64;
+    for word in 0..(MAX_NAME_LEN + 1) / 8 {
+        let at = word * 8;
+        let value = if at >= name_len {
+            0
+        } else {
+            let src = &msg[HEADER_LEN + at..HEADER_LEN + at + 8];
+            let mut w = u64::from_le_bytes([
+                src[0], src[1], src[2], src[3], src[4], src[5], src[6], src[7],
+            ]);
+            let left = name_len - at;
+            if left < 8 {
+                // Little-endian: the name's bytes are the low ones.
+                w &= (1u64 << (8 * left)) - 1;
+            }
+            lowercase_word(w)
+        };
+        unsafe { out.add(word).write_unaligned(value) };
+    }
+}
+
+/// Lowercases the ASCII letters in eight bytes at once.
+#[inline(always)]
+fn lowercase_word(w: u64) -> u64 {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    let low7 = w & (0x7F * ONES);
+    // Per byte, the high bit of `ge_a` says byte >= 'A' and that of `gt_z` says byte > 'Z'.
+    let ge_a = low7 + (0x80 - b'A' as u64) * ONES;
+    let gt_z = low7 + (0x80 - b'Z' as u64 - 1) * ONES;
+    let upper = ge_a & !gt_z & !w & (0x80 * ONES);
+    w | (upper >> 2)
+}
+
+#[inline(always)]
+fn read16(msg: &[u8; MAX_QUERY_LEN + 4], at: usize) -> Result<u16, Counter> {
+    let hi = *msg.get(at).ok_or(Counter::PassNotQuery)?;
+    let lo = *msg.get(at + 1).ok_or(Counter::PassNotQuery)?;
+    Ok(be16([hi, lo]))
+}
+
+/// Parses the OPT record that must fill the rest of the message, and returns the client's UDP
+/// payload size. Anything but EDNS version 0 with DO=0 and only COOKIE options passes up, so the
+/// fallback server gives the full answer (BADVERS, signed answers, ECS, ...).
+#[inline(always)]
+fn parse_opt(msg: &[u8; MAX_QUERY_LEN + 4], at: usize, len: usize) -> Result<usize, Counter> {
+    if at + OPT_LEN > len || *msg.get(at).ok_or(Counter::PassNotQuery)? != 0 {
+        return Err(Counter::PassNotQuery);
+    }
+    if read16(msg, at + 1)? != TYPE_OPT {
+        return Err(Counter::PassNotQuery);
+    }
+    let payload = read16(msg, at + 3)? as usize;
+    let ext_rcode = *msg.get(at + 5).ok_or(Counter::PassNotQuery)?;
+    let version = *msg.get(at + 6).ok_or(Counter::PassNotQuery)?;
+    let edns_flags = read16(msg, at + 7)?;
+    if ext_rcode != 0 || version != 0 || edns_flags & EDNS_DO != 0 {
+        return Err(Counter::PassEdns);
+    }
+    let rdata_end = at + OPT_LEN + read16(msg, at + 9)? as usize;
+    if rdata_end != len {
+        return Err(Counter::PassNotQuery);
+    }
+    let mut pos = at + OPT_LEN;
+    for _ in 0..MAX_OPTIONS {
+        if pos == rdata_end {
+            break;
+        }
+        let code = read16(msg, pos)?;
+        let opt_len = read16(msg, pos + 2)? as usize;
+        // RFC 7873 §5.2: a client cookie alone is 8 bytes, with a server cookie 16 to 40. Other
+        // lengths are FORMERR, which the fallback server gives.
+        if code != OPTION_COOKIE || !(opt_len == 8 || (16..=40).contains(&opt_len)) {
+            return Err(Counter::PassEdns);
+        }
+        pos += 4 + opt_len;
+        if pos > rdata_end {
+            return Err(Counter::PassNotQuery);
+        }
+    }
+    if pos != rdata_end {
+        return Err(Counter::PassEdns);
+    }
+    Ok(if payload < CLASSIC_UDP_LIMIT {
+        CLASSIC_UDP_LIMIT
+    } else {
+        payload
+    })
+}

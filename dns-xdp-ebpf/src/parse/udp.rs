@@ -1,0 +1,47 @@
+//! UDP to port 53 whose length agrees with the IP header.
+
+use aya_ebpf::programs::XdpContext;
+use dns_xdp_common::counters::Counter;
+use network_types::udp::UdpHdr;
+
+use super::{be16, ip::Ip, ptr_at};
+
+const DNS_PORT: u16 = 53;
+/// A DNS header is 12 bytes; anything shorter is not a query.
+const DNS_HEADER_LEN: usize = 12;
+
+pub struct Udp {
+    /// Offset of the DNS message.
+    pub dns_offset: usize,
+    /// Length of the DNS message.
+    pub dns_len: usize,
+    /// The query's UDP checksum field, needed to verify it.
+    pub check: u16,
+    /// Source and destination ports summed (the same after swapping them).
+    pub port_sum: u64,
+}
+
+#[inline(always)]
+pub fn parse(ctx: &XdpContext, ip: &Ip) -> Result<Udp, Counter> {
+    let udp: *const UdpHdr = ptr_at(ctx, ip.l4_offset, Counter::PassNotDns)?;
+    let udp = unsafe { &*udp };
+    if be16(udp.dst) != DNS_PORT {
+        return Err(Counter::PassNotDns);
+    }
+    let len = be16(udp.len) as usize;
+    if len != ip.l4_len || len < UdpHdr::LEN + DNS_HEADER_LEN {
+        return Err(Counter::PassNotQuery);
+    }
+    let check = be16(udp.check);
+    // An IPv4 UDP checksum of zero means "not computed": there is nothing to verify the query
+    // against, so let the kernel's stack decide.
+    if check == 0 {
+        return Err(Counter::PassChecksum);
+    }
+    Ok(Udp {
+        dns_offset: ip.l4_offset + UdpHdr::LEN,
+        dns_len: len - UdpHdr::LEN,
+        check,
+        port_sum: be16(udp.src) as u64 + be16(udp.dst) as u64,
+    })
+}

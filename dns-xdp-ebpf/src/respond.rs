@@ -1,0 +1,226 @@
+//! Turns the query frame into the answer in place: the answer bytes come ready-made from the
+//! answer map, so the kernel only resizes the frame, copies, swaps addresses and fixes lengths
+//! and checksums.
+
+use aya_ebpf::{
+    helpers::generated::{
+        bpf_xdp_adjust_head, bpf_xdp_adjust_tail, bpf_xdp_load_bytes, bpf_xdp_store_bytes,
+    },
+    programs::XdpContext,
+};
+use dns_xdp_common::{
+    answer::{AnswerKey, AnswerValue, MAX_ANSWER_LEN},
+    counters::Counter,
+    scratch::{Scratch, MAX_HEADERS_LEN},
+};
+use network_types::{
+    eth::EthHdr,
+    ip::{Ipv4Hdr, Ipv6Hdr},
+    udp::UdpHdr,
+};
+
+use crate::{
+    csum,
+    maps::{ANSWERS, PUBLISH},
+    parse::{
+        dns::{Query, CLASSIC_UDP_LIMIT, OPT_LEN},
+        ip::Ip,
+        ptr_at,
+        udp::Udp,
+    },
+};
+
+/// Answer header flags: QR=1 and AA=1; RD and CD are copied from the query, as NSD and Knot do.
+const ANSWER_FLAGS: u16 = 0x8400;
+const COPIED_FLAGS: u16 = 0x0110;
+/// A fresh IP TTL / hop limit for the answer, rather than whatever was left of the query's.
+const REPLY_TTL: u8 = 64;
+
+pub fn answer(ctx: &XdpContext, ip: &Ip, udp: &Udp, q: &Query) -> Result<Counter, Counter> {
+    let publish = PUBLISH.get(0).ok_or(Counter::PassInternal)?;
+    let edns_payload = publish.edns_payload;
+    let key = unsafe { &mut (*q.scratch).key };
+    // Generation 0 means nothing is published yet.
+    if publish.generation == 0 {
+        return Err(Counter::PassMiss);
+    }
+    key.generation = publish.generation;
+    let key: &AnswerKey = key;
+    let value: &AnswerValue = unsafe { ANSWERS.get(key) }.ok_or(Counter::PassMiss)?;
+
+    let answer_len = value.answer_len as usize;
+    if answer_len == 0 || answer_len > MAX_ANSWER_LEN {
+        return Err(Counter::PassInternal);
+    }
+    let opt_len = if q.edns { OPT_LEN } else { 0 };
+    let dns_len = q.question_end + answer_len + opt_len;
+    // The client's size, capped at what we advertise (as the fallback server does): larger UDP
+    // answers risk IP fragmentation.
+    let our_limit = (edns_payload as usize).max(CLASSIC_UDP_LIMIT);
+    if dns_len > q.size_limit || dns_len > our_limit {
+        return Err(Counter::PassTooBig);
+    }
+
+    // Header and question, summed before the frame changes: the header is rewritten in the
+    // scratch copy and the bytes after the question are zeroed so they drop out of the sum.
+    let msg = unsafe { &mut (*q.scratch).msg };
+    let flags = ANSWER_FLAGS | (q.flags & COPIED_FLAGS);
+    msg[2..4].copy_from_slice(&flags.to_be_bytes());
+    msg[6..8].copy_from_slice(&value.answer_count.to_be_bytes());
+    msg[8..10].copy_from_slice(&0u16.to_be_bytes());
+    msg[10..12].copy_from_slice(&(q.edns as u16).to_be_bytes());
+    for i in 0..3 {
+        if let Some(b) = msg.get_mut(q.question_end + i) {
+            *b = 0;
+        }
+    }
+    let words = (((q.question_end + 3) & !3) as u32) & 0x3FF;
+    if words == 0 || words as usize > msg.len() {
+        return Err(Counter::PassInternal);
+    }
+    let opt = opt_record(edns_payload);
+    let dns_sum = csum::sum_buf(msg.as_ptr(), words)
+        + csum::at_offset(value.answer_csum, q.question_end)
+        + if q.edns {
+            csum::at_offset(opt_sum(edns_payload), q.question_end + answer_len)
+        } else {
+            0
+        };
+
+    resize(ctx, q.scratch, udp.dns_offset, udp.dns_offset + dns_len)?;
+    // From here on the frame is being rewritten: a failure can no longer pass it up intact.
+    let question_len = (q.question_end as u32) & 0x3FF;
+    if question_len as usize > msg.len() {
+        return Err(Counter::DropRewrite);
+    }
+    store(ctx, udp.dns_offset, msg.as_ptr(), question_len)?;
+    store(
+        ctx,
+        udp.dns_offset + q.question_end,
+        value.data.as_ptr(),
+        answer_len as u32,
+    )?;
+    if q.edns {
+        store(
+            ctx,
+            udp.dns_offset + q.question_end + answer_len,
+            opt.as_ptr(),
+            OPT_LEN as u32,
+        )?;
+    }
+
+    swap_macs(ctx)?;
+    let udp_len = (8 + dns_len) as u16;
+    if ip.is_v4 {
+        rewrite_v4(ctx, ip.offset, udp_len)?;
+    } else {
+        rewrite_v6(ctx, ip.offset, udp_len)?;
+    }
+    let hdr: *mut UdpHdr = ptr_at(ctx, ip.l4_offset, Counter::DropRewrite)?;
+    let hdr = unsafe { &mut *hdr };
+    core::mem::swap(&mut hdr.src, &mut hdr.dst);
+    hdr.len = udp_len.to_be_bytes();
+    let sum = ip.addr_sum + 17 + udp_len as u64 + udp.port_sum + udp_len as u64 + dns_sum;
+    hdr.check = csum::udp_checksum(sum).to_be_bytes();
+
+    Ok(if ip.is_v4 {
+        Counter::AnsweredV4
+    } else {
+        Counter::AnsweredV6
+    })
+}
+
+/// Makes the frame `new_len` bytes long, leaving the headers before `dns_offset` in place.
+/// Growing at the tail needs tailroom, which a driver or veth may not have (veth gives locally
+/// sent packets only what their allocation happened to leave); then the frame grows into the
+/// headroom XDP always has, and the headers move to the new start. The DNS message after them
+/// is rewritten whole by the caller either way. `PassInternal` means the frame is unchanged.
+#[inline(always)]
+fn resize(
+    ctx: &XdpContext,
+    scratch: *mut Scratch,
+    dns_offset: usize,
+    new_len: usize,
+) -> Result<(), Counter> {
+    let delta = new_len as i64 - (ctx.data_end() - ctx.data()) as i64;
+    if delta == 0 || unsafe { bpf_xdp_adjust_tail(ctx.ctx, delta as i32) } == 0 {
+        return Ok(());
+    }
+    if delta < 0 || unsafe { bpf_xdp_adjust_head(ctx.ctx, -delta as i32) } != 0 {
+        return Err(Counter::PassInternal);
+    }
+    let headers = unsafe { &mut (*scratch).headers };
+    let len = (dns_offset as u32) & 0x7F;
+    if len == 0 || len as usize > MAX_HEADERS_LEN {
+        return Err(Counter::DropRewrite);
+    }
+    let rc =
+        unsafe { bpf_xdp_load_bytes(ctx.ctx, delta as u32, headers.as_mut_ptr() as *mut _, len) };
+    if rc != 0 {
+        return Err(Counter::DropRewrite);
+    }
+    store(ctx, 0, headers.as_ptr(), len)
+}
+
+/// The OPT record of an answer: root owner, our UDP payload size, extended RCODE 0, version 0,
+/// DO=0, no options (a client COOKIE is ignored, as by a server without cookie support).
+#[inline(always)]
+fn opt_record(payload: u16) -> [u8; OPT_LEN + 1] {
+    let p = payload.to_be_bytes();
+    [0, 0, 41, p[0], p[1], 0, 0, 0, 0, 0, 0, 0]
+}
+
+/// Sum of `opt_record` as if at an even offset: words 0x0000, 0x0029 shifted by one byte...
+/// written out: (00 00) (29 P0) (P1 00) (00 00) (00 00) (00 pad).
+#[inline(always)]
+fn opt_sum(payload: u16) -> u16 {
+    let p = payload.to_be_bytes();
+    csum::fold(u16::from_be_bytes([41, p[0]]) as u64 + u16::from_be_bytes([p[1], 0]) as u64)
+}
+
+#[inline(always)]
+fn store(ctx: &XdpContext, offset: usize, from: *const u8, len: u32) -> Result<(), Counter> {
+    let rc = unsafe { bpf_xdp_store_bytes(ctx.ctx, offset as u32, from as *mut _, len) };
+    if rc != 0 {
+        return Err(Counter::DropRewrite);
+    }
+    Ok(())
+}
+
+#[inline(always)]
+fn swap_macs(ctx: &XdpContext) -> Result<(), Counter> {
+    let eth: *mut EthHdr = ptr_at(ctx, 0, Counter::DropRewrite)?;
+    let eth = unsafe { &mut *eth };
+    core::mem::swap(&mut eth.src_addr, &mut eth.dst_addr);
+    Ok(())
+}
+
+#[inline(always)]
+fn rewrite_v4(ctx: &XdpContext, offset: usize, udp_len: u16) -> Result<(), Counter> {
+    let ip: *mut Ipv4Hdr = ptr_at(ctx, offset, Counter::DropRewrite)?;
+    let ip = unsafe { &mut *ip };
+    core::mem::swap(&mut ip.src_addr, &mut ip.dst_addr);
+    ip.tot_len = (Ipv4Hdr::LEN as u16 + udp_len).to_be_bytes();
+    ip.ttl = REPLY_TTL;
+    ip.check = [0, 0];
+    let bytes: &[u8; Ipv4Hdr::LEN] =
+        unsafe { &*(ip as *const Ipv4Hdr as *const [u8; Ipv4Hdr::LEN]) };
+    let mut sum = 0u64;
+    let mut i = 0;
+    while i < Ipv4Hdr::LEN {
+        sum += u16::from_be_bytes([bytes[i], bytes[i + 1]]) as u64;
+        i += 2;
+    }
+    ip.check = (!csum::fold(sum)).to_be_bytes();
+    Ok(())
+}
+
+#[inline(always)]
+fn rewrite_v6(ctx: &XdpContext, offset: usize, udp_len: u16) -> Result<(), Counter> {
+    let ip: *mut Ipv6Hdr = ptr_at(ctx, offset, Counter::DropRewrite)?;
+    let ip = unsafe { &mut *ip };
+    core::mem::swap(&mut ip.src_addr, &mut ip.dst_addr);
+    ip.payload_len = udp_len.to_be_bytes();
+    ip.hop_limit = REPLY_TTL;
+    Ok(())
+}
