@@ -1,0 +1,426 @@
+//! The kernel side as the agent sees it: loads the XDP program, attaches it, pins its maps under
+//! bpffs, publishes answer sets atomically and reads the counters back.
+
+use std::{
+    collections::HashSet,
+    fs, io,
+    path::{Path, PathBuf},
+};
+
+use aya::{
+    maps::{Array, HashMap, MapData, MapError, PerCpuArray},
+    programs::{ProgramError, Xdp, XdpMode},
+    Ebpf, EbpfLoader,
+};
+use dns_xdp_common::{
+    answer::{AnswerKey, AnswerValue},
+    counters::{Counter, COUNTER_COUNT},
+    map_names, program_names,
+    publish::PublishState,
+};
+
+use crate::answers::AnswerSet;
+
+/// How the XDP program is attached.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Deserialize, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum XdpAttachMode {
+    /// In the driver; falls back to `skb` when the driver has no XDP support.
+    Native,
+    /// Generic XDP in the kernel's network stack: slower, works on every device.
+    Skb,
+    /// No XDP at all: the fallback server answers everything.
+    Off,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum DataplaneError {
+    #[error(
+        "loading the XDP program failed: {0}. Loading BPF programs needs root (or CAP_BPF and \
+         CAP_NET_ADMIN); run dns-xdp as root, or set xdp_mode = \"off\" to serve without XDP"
+    )]
+    Load(#[source] Box<aya::EbpfError>),
+    #[error("the eBPF object has no {0}; rebuild it with `cargo xtask build-ebpf`")]
+    Missing(&'static str),
+    #[error("the kernel rejected the XDP program: {0}")]
+    Program(#[source] Box<ProgramError>),
+    #[error(
+        "interface {0:?} does not exist; check `[server] interface` (`ip link` lists interfaces)"
+    )]
+    NoInterface(String),
+    #[error(
+        "attaching XDP to {interface} failed in native mode ({native}) and in skb mode ({skb})"
+    )]
+    Attach {
+        interface: String,
+        native: Box<ProgramError>,
+        skb: Box<ProgramError>,
+    },
+    #[error("attaching XDP to {interface} in native mode failed: {source}")]
+    AttachNative {
+        interface: String,
+        #[source]
+        source: Box<ProgramError>,
+    },
+    #[error("attaching XDP to {interface} in skb mode failed: {source}")]
+    AttachSkb {
+        interface: String,
+        #[source]
+        source: Box<ProgramError>,
+    },
+    #[error("BPF map {name}: {source}")]
+    Map {
+        name: &'static str,
+        #[source]
+        source: MapError,
+    },
+    #[error(
+        "pinning maps under {dir} failed: {source}. Is bpffs mounted at /sys/fs/bpf \
+         (`mount -t bpf bpf /sys/fs/bpf`), and is another dns-xdp already running?"
+    )]
+    Pin {
+        dir: PathBuf,
+        #[source]
+        source: io::Error,
+    },
+    #[error("{count} answers do not fit the answer map (capacity {capacity})")]
+    Capacity { count: usize, capacity: u32 },
+}
+
+fn map_err(name: &'static str) -> impl FnOnce(MapError) -> DataplaneError {
+    move |source| DataplaneError::Map { name, source }
+}
+
+/// Which mode the program ended up attached in.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Attached {
+    Native,
+    Skb,
+}
+
+pub struct Dataplane {
+    ebpf: Ebpf,
+    answers: HashMap<MapData, AnswerKey, AnswerValue>,
+    publish: Array<MapData, PublishState>,
+    counters: PerCpuArray<MapData, u64>,
+    capacity: u32,
+    generation: u32,
+    edns_payload: u16,
+    pinned: Option<PathBuf>,
+}
+
+impl Dataplane {
+    /// Loads the program and creates its maps, sized for `answer_capacity` answers, and pins the
+    /// maps as `<pin_dir>/<map name>` so bpftool and `dns-xdp stats` can read them (the pins go
+    /// with [`Dataplane::unpin`] or on drop). Nothing is attached yet.
+    pub fn load(
+        answer_capacity: u32,
+        edns_payload: u16,
+        pin_dir: Option<&Path>,
+    ) -> Result<Self, DataplaneError> {
+        // A publish holds the old and the new generation at once.
+        let capacity = answer_capacity.saturating_mul(2).max(1024);
+        let mut ebpf = EbpfLoader::new()
+            .map_max_entries(map_names::ANSWERS, capacity)
+            .load(crate::ebpf::OBJECT)
+            .map_err(|e| DataplaneError::Load(Box::new(e)))?;
+        let program: &mut Xdp = ebpf
+            .program_mut(program_names::RESPONDER)
+            .ok_or(DataplaneError::Missing("XDP program"))?
+            .try_into()
+            .map_err(|e| DataplaneError::Program(Box::new(e)))?;
+        program
+            .load()
+            .map_err(|e| DataplaneError::Program(Box::new(e)))?;
+        let pinned = match pin_dir {
+            Some(dir) => Some(pin_maps(&ebpf, dir)?),
+            None => None,
+        };
+        let answers = HashMap::try_from(
+            ebpf.take_map(map_names::ANSWERS)
+                .ok_or(DataplaneError::Missing("answer map"))?,
+        )
+        .map_err(map_err(map_names::ANSWERS))?;
+        let publish = Array::try_from(
+            ebpf.take_map(map_names::PUBLISH)
+                .ok_or(DataplaneError::Missing("publish map"))?,
+        )
+        .map_err(map_err(map_names::PUBLISH))?;
+        let counters = PerCpuArray::try_from(
+            ebpf.take_map(map_names::COUNTERS)
+                .ok_or(DataplaneError::Missing("counter map"))?,
+        )
+        .map_err(map_err(map_names::COUNTERS))?;
+        let mut dataplane = Self {
+            ebpf,
+            answers,
+            publish,
+            counters,
+            capacity,
+            generation: 0,
+            edns_payload,
+            pinned,
+        };
+        dataplane.write_publish_state(0)?;
+        Ok(dataplane)
+    }
+
+    /// The responder program, for `BPF_PROG_TEST_RUN` in tests and benchmarks.
+    pub fn responder(&self) -> &Xdp {
+        self.ebpf
+            .program(program_names::RESPONDER)
+            .and_then(|p| p.try_into().ok())
+            .expect("found and converted in load")
+    }
+
+    /// Attaches the responder to `interface`: native mode first, then skb mode if the driver
+    /// cannot run XDP itself.
+    pub fn attach(
+        &mut self,
+        interface: &str,
+        mode: XdpAttachMode,
+    ) -> Result<Attached, DataplaneError> {
+        check_interface(interface)?;
+        let program: &mut Xdp = self
+            .ebpf
+            .program_mut(program_names::RESPONDER)
+            .and_then(|p| p.try_into().ok())
+            .ok_or(DataplaneError::Missing("XDP program"))?;
+        match mode {
+            XdpAttachMode::Skb => program
+                .attach(interface, XdpMode::Skb)
+                .map(|_| Attached::Skb)
+                .map_err(|source| DataplaneError::AttachSkb {
+                    interface: interface.to_string(),
+                    source: Box::new(source),
+                }),
+            XdpAttachMode::Native | XdpAttachMode::Off => {
+                match program.attach(interface, XdpMode::Driver) {
+                    Ok(_) => Ok(Attached::Native),
+                    Err(native) => {
+                        log::warn!(
+                            "native XDP on {interface} failed ({native}); falling back to skb mode \
+                             (set xdp_mode = \"skb\" to skip this attempt)"
+                        );
+                        program
+                            .attach(interface, XdpMode::Skb)
+                            .map(|_| Attached::Skb)
+                            .map_err(|skb| DataplaneError::Attach {
+                                interface: interface.to_string(),
+                                native: Box::new(native),
+                                skb: Box::new(skb),
+                            })
+                    }
+                }
+            }
+        }
+    }
+
+    /// Removes the pins this dataplane made (never someone else's).
+    pub fn unpin(&mut self) {
+        if let Some(dir) = self.pinned.take() {
+            for name in PINNED_MAPS {
+                let _ = fs::remove_file(dir.join(name));
+            }
+            let _ = fs::remove_dir(&dir);
+        }
+    }
+
+    /// Publishes a whole answer set: writes it under a new generation, flips the live
+    /// generation in one map update, then deletes the old generation. A query sees either the
+    /// old set or the new one.
+    pub fn publish(&mut self, set: &AnswerSet) -> Result<u32, DataplaneError> {
+        let live = self.answers.keys().count();
+        if live + set.len() > self.capacity as usize {
+            return Err(DataplaneError::Capacity {
+                count: set.len(),
+                capacity: self.capacity / 2,
+            });
+        }
+        let next = match self.generation.wrapping_add(1) {
+            0 => 1,
+            g => g,
+        };
+        for answer in set.iter() {
+            let key = answer.key(next);
+            self.answers
+                .insert(key, answer.value, 0)
+                .map_err(map_err(map_names::ANSWERS))?;
+        }
+        self.write_publish_state(next)?;
+        self.generation = next;
+        self.remove_stale()?;
+        Ok(next)
+    }
+
+    /// Deletes every answer not of the live generation.
+    fn remove_stale(&mut self) -> Result<(), DataplaneError> {
+        let stale: Vec<AnswerKey> = self
+            .answers
+            .keys()
+            .filter_map(Result::ok)
+            .filter(|k| k.generation != self.generation)
+            .collect();
+        for key in &stale {
+            match self.answers.remove(key) {
+                Ok(()) | Err(MapError::KeyNotFound) => {}
+                Err(e) => return Err(map_err(map_names::ANSWERS)(e)),
+            }
+        }
+        Ok(())
+    }
+
+    fn write_publish_state(&mut self, generation: u32) -> Result<(), DataplaneError> {
+        let state = PublishState {
+            generation,
+            edns_payload: self.edns_payload,
+            _pad: 0,
+        };
+        self.publish
+            .set(0, state, 0)
+            .map_err(map_err(map_names::PUBLISH))
+    }
+
+    /// The live generation (0 before the first publish).
+    pub fn generation(&self) -> u32 {
+        self.generation
+    }
+
+    /// The counters, summed over CPUs.
+    pub fn counters(&self) -> Result<Counters, DataplaneError> {
+        Counters::read(&self.counters)
+    }
+
+    /// Keys currently in the answer map (for tests and inspection).
+    pub fn answer_keys(&self) -> HashSet<(u32, u16, Vec<u8>)> {
+        self.answers
+            .keys()
+            .filter_map(Result::ok)
+            .map(|k| (k.generation, k.qtype, k.name.to_vec()))
+            .collect()
+    }
+}
+
+/// Fails with a clear error when `interface` does not exist in this network namespace.
+fn check_interface(interface: &str) -> Result<(), DataplaneError> {
+    let missing = || DataplaneError::NoInterface(interface.to_string());
+    let name = std::ffi::CString::new(interface).map_err(|_| missing())?;
+    // SAFETY: `name` is a valid NUL-terminated string.
+    if unsafe { libc::if_nametoindex(name.as_ptr()) } == 0 {
+        return Err(missing());
+    }
+    Ok(())
+}
+
+/// The pass-everything program attached to one interface; detached when dropped.
+///
+/// A frame sent with `XDP_TX` from one end of a veth pair is dropped unless the other end runs
+/// an XDP program, so test and demo topologies attach this to the client end.
+pub struct PassProgram {
+    _ebpf: Ebpf,
+}
+
+impl PassProgram {
+    pub fn attach(interface: &str) -> Result<Self, DataplaneError> {
+        check_interface(interface)?;
+        let mut ebpf =
+            Ebpf::load(crate::ebpf::OBJECT).map_err(|e| DataplaneError::Load(Box::new(e)))?;
+        let program: &mut Xdp = ebpf
+            .program_mut(program_names::PASS)
+            .ok_or(DataplaneError::Missing("XDP pass program"))?
+            .try_into()
+            .map_err(|e| DataplaneError::Program(Box::new(e)))?;
+        program
+            .load()
+            .map_err(|e| DataplaneError::Program(Box::new(e)))?;
+        program
+            .attach(interface, XdpMode::Driver)
+            .map_err(|source| DataplaneError::AttachNative {
+                interface: interface.to_string(),
+                source: Box::new(source),
+            })?;
+        Ok(Self { _ebpf: ebpf })
+    }
+}
+
+/// Pins the maps under `dir`, refusing to replace pins another agent may be using; on failure
+/// removes whatever it pinned.
+fn pin_maps(ebpf: &Ebpf, dir: &Path) -> Result<PathBuf, DataplaneError> {
+    let pin_err = |source| DataplaneError::Pin {
+        dir: dir.to_path_buf(),
+        source,
+    };
+    fs::create_dir_all(dir).map_err(pin_err)?;
+    let mut done = Vec::new();
+    let result = PINNED_MAPS.iter().try_for_each(|name| {
+        let path = dir.join(name);
+        if path.exists() {
+            return Err(io::Error::new(
+                io::ErrorKind::AlreadyExists,
+                format!("{} already exists", path.display()),
+            ));
+        }
+        let map = ebpf
+            .map(name)
+            .ok_or_else(|| io::Error::other(format!("no map {name} in the eBPF object")))?;
+        map.pin(&path)
+            .map_err(|e| io::Error::other(e.to_string()))?;
+        done.push(path);
+        Ok(())
+    });
+    if let Err(e) = result {
+        for path in done {
+            let _ = fs::remove_file(path);
+        }
+        let _ = fs::remove_dir(dir);
+        return Err(pin_err(e));
+    }
+    Ok(dir.to_path_buf())
+}
+
+/// The maps worth inspecting from outside; the scratch map is the program's own.
+const PINNED_MAPS: [&str; 3] = [map_names::ANSWERS, map_names::PUBLISH, map_names::COUNTERS];
+
+impl Drop for Dataplane {
+    fn drop(&mut self) {
+        self.unpin();
+    }
+}
+
+/// Fast-path counters summed over CPUs, in [`Counter::ALL`] order.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Counters(pub [u64; COUNTER_COUNT]);
+
+impl Counters {
+    fn read(map: &PerCpuArray<MapData, u64>) -> Result<Self, DataplaneError> {
+        let mut totals = [0u64; COUNTER_COUNT];
+        for counter in Counter::ALL {
+            let per_cpu = map
+                .get(&(counter as u32), 0)
+                .map_err(map_err(map_names::COUNTERS))?;
+            totals[counter as usize] = per_cpu.iter().sum();
+        }
+        Ok(Self(totals))
+    }
+
+    /// Reads the counters of a running agent from its pinned map.
+    pub fn read_pinned(dir: &Path) -> Result<Self, DataplaneError> {
+        let data = MapData::from_pin(dir.join(map_names::COUNTERS))
+            .map_err(map_err(map_names::COUNTERS))?;
+        let map = PerCpuArray::try_from(aya::maps::Map::PerCpuArray(data))
+            .map_err(map_err(map_names::COUNTERS))?;
+        Self::read(&map)
+    }
+
+    pub fn get(&self, counter: Counter) -> u64 {
+        self.0[counter as usize]
+    }
+
+    pub fn answered(&self) -> u64 {
+        self.get(Counter::AnsweredV4) + self.get(Counter::AnsweredV6)
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = (Counter, u64)> + '_ {
+        Counter::ALL.into_iter().map(|c| (c, self.get(c)))
+    }
+}

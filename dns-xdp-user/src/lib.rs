@@ -1,0 +1,12 @@
+//! dns-xdp's agent: zones in, answers out — into the XDP fast path's maps and from the fallback
+//! server for everything the fast path passes up.
+
+pub mod agent;
+pub mod answers;
+pub mod config;
+pub mod dataplane;
+pub mod ebpf;
+pub mod response;
+pub mod server;
+pub mod stats;
+pub mod zone;

@@ -1,0 +1,159 @@
+//! The fallback server: tokio UDP and TCP listeners that answer everything the fast path passes
+//! up, with the same [`Responder`] the fast path's answers are checked against.
+
+use std::{net::SocketAddr, sync::Arc, time::Duration};
+
+use tokio::{
+    io::{AsyncReadExt, AsyncWriteExt},
+    net::{TcpListener, TcpStream, UdpSocket},
+    sync::Semaphore,
+    task::JoinSet,
+};
+
+use crate::response::{Responder, Transport};
+
+/// How long a TCP connection may sit idle between queries (RFC 7766 §6.2.3 suggests seconds).
+const TCP_IDLE_TIMEOUT: Duration = Duration::from_secs(10);
+/// Concurrent TCP connections; more wait in the kernel's accept queue.
+const MAX_TCP_CONNECTIONS: usize = 512;
+/// Queries answered on one TCP connection before it is closed.
+const MAX_QUERIES_PER_CONNECTION: usize = 1000;
+
+/// Sockets bound and ready to serve.
+pub struct Listeners {
+    udp: Vec<UdpSocket>,
+    tcp: Vec<TcpListener>,
+}
+
+impl Listeners {
+    /// Binds UDP and TCP on every address. Fails on the first address that cannot be bound.
+    pub async fn bind(addrs: &[SocketAddr]) -> std::io::Result<Self> {
+        let mut udp = Vec::new();
+        let mut tcp = Vec::new();
+        for addr in addrs {
+            let socket = bind_udp(*addr).map_err(|e| annotate(e, "UDP", addr))?;
+            udp.push(socket);
+            tcp.push(bind_tcp(*addr).map_err(|e| annotate(e, "TCP", addr))?);
+        }
+        Ok(Self { udp, tcp })
+    }
+
+    pub fn local_addrs(&self) -> Vec<SocketAddr> {
+        self.udp
+            .iter()
+            .filter_map(|s| s.local_addr().ok())
+            .collect()
+    }
+
+    /// Serves until the returned future is dropped.
+    pub async fn serve(self, responder: Arc<Responder>) {
+        let mut tasks = JoinSet::new();
+        for socket in self.udp {
+            tasks.spawn(serve_udp(socket, responder.clone()));
+        }
+        let limit = Arc::new(Semaphore::new(MAX_TCP_CONNECTIONS));
+        for listener in self.tcp {
+            tasks.spawn(serve_tcp(listener, responder.clone(), limit.clone()));
+        }
+        while tasks.join_next().await.is_some() {}
+    }
+}
+
+fn annotate(e: std::io::Error, proto: &str, addr: &SocketAddr) -> std::io::Error {
+    std::io::Error::new(
+        e.kind(),
+        format!(
+            "cannot listen on {proto} {addr}: {e} (is another DNS server running there? check \
+             [server] listen)"
+        ),
+    )
+}
+
+fn socket_for(addr: SocketAddr, ty: socket2::Type) -> std::io::Result<socket2::Socket> {
+    let socket = socket2::Socket::new(socket2::Domain::for_address(addr), ty, None)?;
+    if addr.is_ipv6() {
+        // "[::]:53" and "0.0.0.0:53" are configured side by side; keep the families apart.
+        socket.set_only_v6(true)?;
+    }
+    socket.set_reuse_address(true)?;
+    socket.set_nonblocking(true)?;
+    socket.bind(&addr.into())?;
+    Ok(socket)
+}
+
+fn bind_udp(addr: SocketAddr) -> std::io::Result<UdpSocket> {
+    UdpSocket::from_std(socket_for(addr, socket2::Type::DGRAM)?.into())
+}
+
+fn bind_tcp(addr: SocketAddr) -> std::io::Result<TcpListener> {
+    let socket = socket_for(addr, socket2::Type::STREAM)?;
+    socket.listen(1024)?;
+    TcpListener::from_std(socket.into())
+}
+
+async fn serve_udp(socket: UdpSocket, responder: Arc<Responder>) {
+    let mut buf = vec![0u8; 65535];
+    loop {
+        let (len, peer) = match socket.recv_from(&mut buf).await {
+            Ok(x) => x,
+            Err(e) => {
+                log::debug!("UDP receive error: {e}");
+                continue;
+            }
+        };
+        if let Some(reply) = responder.respond(&buf[..len], Transport::Udp) {
+            if let Err(e) = socket.send_to(&reply, peer).await {
+                log::debug!("UDP send to {peer} failed: {e}");
+            }
+        }
+    }
+}
+
+async fn serve_tcp(listener: TcpListener, responder: Arc<Responder>, limit: Arc<Semaphore>) {
+    loop {
+        let permit = match limit.clone().acquire_owned().await {
+            Ok(p) => p,
+            Err(_) => return,
+        };
+        let (stream, peer) = match listener.accept().await {
+            Ok(x) => x,
+            Err(e) => {
+                log::debug!("TCP accept error: {e}");
+                continue;
+            }
+        };
+        let responder = responder.clone();
+        tokio::spawn(async move {
+            if let Err(e) = serve_connection(stream, &responder).await {
+                log::debug!("TCP connection from {peer}: {e}");
+            }
+            drop(permit);
+        });
+    }
+}
+
+/// Answers length-prefixed queries (RFC 1035 §4.2.2) in order until the client closes, goes
+/// idle, or reaches the per-connection limit.
+async fn serve_connection(mut stream: TcpStream, responder: &Responder) -> std::io::Result<()> {
+    let mut buf = vec![0u8; 65535];
+    for _ in 0..MAX_QUERIES_PER_CONNECTION {
+        let len = match tokio::time::timeout(TCP_IDLE_TIMEOUT, stream.read_u16()).await {
+            Ok(Ok(len)) => len as usize,
+            // Idle timeout or the client closed: both end the connection quietly.
+            Ok(Err(_)) | Err(_) => return Ok(()),
+        };
+        tokio::time::timeout(TCP_IDLE_TIMEOUT, stream.read_exact(&mut buf[..len]))
+            .await
+            .map_err(|_| {
+                std::io::Error::new(std::io::ErrorKind::TimedOut, "query body timed out")
+            })??;
+        let Some(reply) = responder.respond(&buf[..len], Transport::Tcp) else {
+            return Ok(());
+        };
+        let mut framed = Vec::with_capacity(reply.len() + 2);
+        framed.extend_from_slice(&(reply.len() as u16).to_be_bytes());
+        framed.extend_from_slice(&reply);
+        stream.write_all(&framed).await?;
+    }
+    Ok(())
+}

@@ -1,0 +1,343 @@
+//! Authoritative zone data: RFC 1035 master files parsed into an in-memory model.
+//!
+//! Owner names are stored lowercase (RFC 4343) and all lookups are case-insensitive. RRsets are
+//! kept in one vector sorted in canonical DNS name order (RFC 4034 §6.1) and then by type code:
+//! this is both the deterministic iteration order and what makes lookups a binary search, and it
+//! costs far less memory than a map for zones with millions of names.
+
+mod lexer;
+mod parser;
+mod rdata;
+mod text;
+
+use std::borrow::Cow;
+use std::cmp::Ordering;
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+pub use hickory_proto::rr::{DNSClass, Name, RData, Record, RecordType};
+
+/// All records of one owner name and type, as served.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RrSet {
+    /// Owner name: lowercase and fully qualified.
+    pub name: Name,
+    pub rtype: RecordType,
+    pub ttl: u32,
+    /// In zone-file order, without duplicates (RFC 2181 §5).
+    pub rdata: Vec<RData>,
+}
+
+impl RrSet {
+    /// The RRset as records named `owner`, which lets a responder echo the client's spelling of
+    /// the name (it must equal `self.name` apart from case).
+    pub fn records<'a>(&'a self, owner: &'a Name) -> impl Iterator<Item = Record> + 'a {
+        self.rdata
+            .iter()
+            .map(move |rdata| Record::from_rdata(owner.clone(), self.ttl, rdata.clone()))
+    }
+}
+
+/// One authoritative zone.
+#[derive(Debug, Clone)]
+pub struct Zone {
+    origin: Name,
+    /// Sorted by (canonical name order, type code); keys are unique.
+    rrsets: Vec<RrSet>,
+    /// Index of the apex SOA in `rrsets`.
+    soa: usize,
+}
+
+impl Zone {
+    /// Reads a master file. `$INCLUDE` paths are resolved against the including file's directory.
+    pub fn load(origin: &Name, path: &Path) -> Result<Zone, ZoneError> {
+        parser::load(origin, path)
+    }
+
+    /// Parses master-file text; `file_label` names it in errors. `$INCLUDE` paths are resolved
+    /// against the current directory.
+    pub fn parse(origin: &Name, text: &str, file_label: &str) -> Result<Zone, ZoneError> {
+        parser::parse(origin, text.as_bytes(), file_label)
+    }
+
+    /// Assembles a zone from sorted, validated RRsets; only the parser can guarantee that.
+    fn from_sorted(origin: Name, rrsets: Vec<RrSet>) -> Option<Zone> {
+        let soa = rrsets
+            .iter()
+            .take_while(|set| set.name == origin)
+            .position(|set| set.rtype == RecordType::SOA)?;
+        Some(Zone {
+            origin,
+            rrsets,
+            soa,
+        })
+    }
+
+    pub fn origin(&self) -> &Name {
+        &self.origin
+    }
+
+    pub fn soa(&self) -> &RrSet {
+        &self.rrsets[self.soa]
+    }
+
+    /// True if `name` is at or below the origin.
+    pub fn contains(&self, name: &Name) -> bool {
+        self.origin.zone_of(name)
+    }
+
+    /// All RRsets owned by `name`, ordered by type code.
+    pub fn rrsets_at(&self, name: &Name) -> &[RrSet] {
+        let name = fqdn(name);
+        let start = self.lower_bound(&name);
+        let len = self.rrsets[start..]
+            .iter()
+            .take_while(|set| set.name == *name)
+            .count();
+        &self.rrsets[start..start + len]
+    }
+
+    pub fn rrset(&self, name: &Name, rtype: RecordType) -> Option<&RrSet> {
+        self.rrsets_at(name).iter().find(|set| set.rtype == rtype)
+    }
+
+    /// True if `name` is in the zone and owns any RRset or is an empty non-terminal, i.e. has
+    /// descendants that do (RFC 8020: only a name with neither may get NXDOMAIN).
+    pub fn name_exists(&self, name: &Name) -> bool {
+        let name = fqdn(name);
+        // Canonical order puts a name's descendants right after it, so the first RRset at or
+        // after `name` tells whether anything exists at or below it.
+        self.contains(&name)
+            && self
+                .rrsets
+                .get(self.lower_bound(&name))
+                .is_some_and(|set| name.zone_of(&set.name))
+    }
+
+    /// Every RRset, in canonical name order and then by type code.
+    pub fn rrsets(&self) -> impl Iterator<Item = &RrSet> {
+        self.rrsets.iter()
+    }
+
+    fn lower_bound(&self, name: &Name) -> usize {
+        self.rrsets
+            .partition_point(|set| set.name.cmp(name) == Ordering::Less)
+    }
+}
+
+/// Stored names are fully qualified; a relative name would sort before all of them.
+fn fqdn(name: &Name) -> Cow<'_, Name> {
+    if name.is_fqdn() {
+        Cow::Borrowed(name)
+    } else {
+        let mut name = name.clone();
+        name.set_fqdn(true);
+        Cow::Owned(name)
+    }
+}
+
+/// A line of a zone file, for error messages.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Location {
+    pub file: String,
+    pub line: u32,
+}
+
+impl fmt::Display for Location {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}:{}", self.file, self.line)
+    }
+}
+
+/// Why a zone could not be loaded. Each message says where, what is wrong and how to fix it.
+/// Names are kept as text: errors are for people, and `Name` would make every `Result` large.
+#[derive(Debug, thiserror::Error)]
+pub enum ZoneError {
+    #[error("{}: cannot read zone file: {source}; check that the file exists and is readable", path.display())]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{at}: cannot read $INCLUDE file {}: {source}; relative paths are resolved against the including file's directory", path.display())]
+    Include {
+        at: Location,
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{at}: $INCLUDE of {} nests more than {max} files deep; check for a file that includes itself", path.display())]
+    IncludeTooDeep {
+        at: Location,
+        path: PathBuf,
+        max: usize,
+    },
+    #[error("{at}: {problem}; {fix}")]
+    Syntax {
+        at: Location,
+        problem: String,
+        fix: String,
+    },
+    #[error("{at}: invalid domain name `{name}`: {problem}; a label holds 1 to 63 octets and a whole name at most 255")]
+    BadName {
+        at: Location,
+        name: String,
+        problem: String,
+    },
+    #[error("{at}: record has no TTL and no $TTL or SOA record precedes it; give the record a TTL or put a $TTL line at the top of the file")]
+    NoTtl { at: Location },
+    #[error("{at}: class {class} is not supported; only IN zones are served, so use IN or leave the class out")]
+    UnsupportedClass { at: Location, class: String },
+    #[error("{at}: unknown record type `{rtype}`; check the spelling, or write the record in RFC 3597 form `TYPEnnn \\# <length> <hex>`")]
+    UnknownType { at: Location, rtype: String },
+    #[error(
+        "{at}: {rtype} is a meta or query type and cannot be stored in a zone; remove the record"
+    )]
+    MetaType { at: Location, rtype: RecordType },
+    #[error("{at}: {rtype} records can only be written in RFC 3597 generic form here; write `{rtype} \\# <length> <hex rdata>`")]
+    NeedsGenericSyntax { at: Location, rtype: RecordType },
+    #[error("{at}: invalid {rtype} data: {problem}; expected `{rtype} {expected}`")]
+    BadRdata {
+        at: Location,
+        rtype: RecordType,
+        problem: String,
+        expected: &'static str,
+    },
+    #[error("{at}: owner {name} is outside the zone {origin}; fix the name (without a trailing dot it is relative to $ORIGIN) or move the record to its own zone")]
+    OutOfZone {
+        at: Location,
+        name: String,
+        origin: String,
+    },
+    #[error("{at}: SOA record at {name}, but an SOA belongs only at the zone apex {origin}; fix its owner or remove it")]
+    SoaNotAtApex {
+        at: Location,
+        name: String,
+        origin: String,
+    },
+    #[error("{at}: second SOA record (the first is at {first}); a zone has exactly one, so remove one of them")]
+    DuplicateSoa { at: Location, first: Location },
+    #[error("{at}: end of zone {origin} without an SOA record at its apex; add one")]
+    MissingSoa { at: Location, origin: String },
+    #[error("{at}: zone {origin} has an SOA but no NS records at its apex; add at least one NS record for {origin}")]
+    MissingApexNs { at: Location, origin: String },
+    #[error("{at}: {name} has a CNAME and {other} data (at {other_at}); a name with a CNAME can have no other records (RFC 1034 §3.6.2), so remove one of them")]
+    CnameAndOtherData {
+        at: Location,
+        name: String,
+        other: RecordType,
+        other_at: Location,
+    },
+    #[error("{at}: {name} has more than one CNAME record; a name can have only one, so keep one")]
+    MultipleCnames { at: Location, name: String },
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use hickory_proto::rr::rdata::A;
+    use std::net::Ipv4Addr;
+
+    fn n(s: &str) -> Name {
+        Name::from_ascii(s).unwrap()
+    }
+
+    fn zone() -> Zone {
+        Zone::parse(
+            &n("example.com."),
+            "$TTL 300\n\
+             @ SOA ns hostmaster 1 2 3 4 5\n\
+             @ NS ns\n\
+             ns A 192.0.2.1\n\
+             www A 192.0.2.2\n\
+             www AAAA 2001:db8::2\n\
+             a.b.c TXT x\n\
+             z MX 10 www\n",
+            "t.zone",
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn lookups_are_case_insensitive_and_accept_relative_names() {
+        let z = zone();
+        let set = z.rrset(&n("WwW.ExAmPlE.cOm."), RecordType::A).unwrap();
+        assert_eq!(set.rdata, vec![RData::A(A(Ipv4Addr::new(192, 0, 2, 2)))]);
+        assert!(z.rrset(&n("www.example.com"), RecordType::AAAA).is_some());
+        assert!(z.rrset(&n("www.example.com."), RecordType::MX).is_none());
+        assert_eq!(z.rrsets_at(&n("www.example.com.")).len(), 2);
+        assert!(z.rrsets_at(&n("nope.example.com.")).is_empty());
+    }
+
+    #[test]
+    fn contains_is_case_insensitive_and_bounded_by_origin() {
+        let z = zone();
+        assert!(z.contains(&n("EXAMPLE.com.")));
+        assert!(z.contains(&n("deep.below.example.com.")));
+        assert!(!z.contains(&n("com.")));
+        assert!(!z.contains(&n("example.net.")));
+        assert!(!z.contains(&n("notexample.com.")));
+    }
+
+    #[test]
+    fn name_exists_includes_empty_non_terminals() {
+        let z = zone();
+        assert!(z.name_exists(&n("example.com.")));
+        assert!(z.name_exists(&n("WWW.example.com.")));
+        assert!(z.name_exists(&n("c.example.com.")), "empty non-terminal");
+        assert!(z.name_exists(&n("B.C.example.com.")), "empty non-terminal");
+        assert!(z.name_exists(&n("a.b.c.example.com.")));
+        assert!(!z.name_exists(&n("x.a.b.c.example.com.")));
+        assert!(!z.name_exists(&n("d.example.com.")));
+        assert!(!z.name_exists(&n("zz.example.com.")));
+        assert!(!z.name_exists(&n("example.net.")));
+        assert!(!z.name_exists(&n("com.")), "above the zone");
+        assert!(!z.name_exists(&Name::root()), "above the zone");
+        assert!(z.name_exists(&n("b.c.example.com")), "relative name");
+    }
+
+    #[test]
+    fn soa_and_origin() {
+        let z = zone();
+        assert_eq!(z.origin(), &n("example.com."));
+        assert_eq!(z.soa().rtype, RecordType::SOA);
+        assert_eq!(z.soa().name, n("example.com."));
+    }
+
+    #[test]
+    fn rrsets_iterate_in_canonical_then_type_order() {
+        let z = zone();
+        let got: Vec<(String, RecordType)> =
+            z.rrsets().map(|s| (s.name.to_string(), s.rtype)).collect();
+        let want = [
+            ("example.com.", RecordType::NS),
+            ("example.com.", RecordType::SOA),
+            ("a.b.c.example.com.", RecordType::TXT),
+            ("ns.example.com.", RecordType::A),
+            ("www.example.com.", RecordType::A),
+            ("www.example.com.", RecordType::AAAA),
+            ("z.example.com.", RecordType::MX),
+        ];
+        let want: Vec<(String, RecordType)> =
+            want.iter().map(|(s, t)| (s.to_string(), *t)).collect();
+        assert_eq!(got, want);
+    }
+
+    #[test]
+    fn records_take_the_given_owner() {
+        let z = zone();
+        let owner = n("WWW.Example.COM.");
+        let set = z.rrset(&owner, RecordType::A).unwrap();
+        let records: Vec<Record> = set.records(&owner).collect();
+        assert_eq!(records.len(), 1);
+        assert!(records[0].name.eq_case(&owner));
+        assert_eq!(records[0].ttl, 300);
+    }
+
+    #[test]
+    fn location_display() {
+        let at = Location {
+            file: "a/b.zone".into(),
+            line: 7,
+        };
+        assert_eq!(at.to_string(), "a/b.zone:7");
+    }
+}
