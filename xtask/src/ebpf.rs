@@ -1,0 +1,88 @@
+//! Builds the two halves of dns-xdp: the XDP object (nightly, bpfel-unknown-none) and the agent
+//! that loads it (the toolchain xtask itself runs on).
+
+use std::path::PathBuf;
+use std::process::Command;
+
+use anyhow::{ensure, Result};
+
+use crate::toolchain::{ensure_toolchain, path_with_cargo_bin};
+use crate::{run, workspace_root};
+
+pub const EBPF_TARGET: &str = "bpfel-unknown-none";
+/// The eBPF crate's directory and the name of its bin target (the object file).
+pub const EBPF_CRATE: &str = "dns-xdp-ebpf";
+pub const AGENT_PACKAGE: &str = "dns-xdp-user";
+pub const AGENT_BIN: &str = "dns-xdp";
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Profile {
+    Debug,
+    Release,
+}
+
+impl Profile {
+    /// The directory cargo puts this profile's artifacts in.
+    fn dir(self) -> &'static str {
+        match self {
+            Profile::Debug => "debug",
+            Profile::Release => "release",
+        }
+    }
+}
+
+/// `cargo +nightly <subcommand>` for the eBPF crate and its target, sharing the workspace's
+/// target directory.
+pub fn ebpf_cargo(subcommand: &str) -> Result<Command> {
+    let root = workspace_root();
+    let mut cmd = Command::new("cargo");
+    // `cargo run` exports RUSTUP_TOOLCHAIN (the outer toolchain), which older rustup releases
+    // prefer over `+nightly`; host RUSTFLAGS must not reach the BPF target.
+    cmd.env_remove("RUSTUP_TOOLCHAIN")
+        .env_remove("RUSTFLAGS")
+        .env_remove("CARGO_ENCODED_RUSTFLAGS")
+        .env("PATH", path_with_cargo_bin()?)
+        // Running inside the crate picks up its own .cargo/config.toml, if it has one.
+        .current_dir(root.join(EBPF_CRATE))
+        .args(["+nightly", subcommand, "--target", EBPF_TARGET])
+        .args(["-Z", "build-std=core", "--target-dir"])
+        .arg(root.join("target"));
+    Ok(cmd)
+}
+
+/// Builds the XDP program and returns the path of the object file.
+pub fn build_ebpf(profile: Profile) -> Result<PathBuf> {
+    ensure_toolchain()?;
+    let mut cmd = ebpf_cargo("build")?;
+    if profile == Profile::Release {
+        cmd.arg("--release");
+    }
+    run(&mut cmd)?;
+    let object = workspace_root()
+        .join("target")
+        .join(EBPF_TARGET)
+        .join(profile.dir())
+        .join(EBPF_CRATE);
+    ensure!(
+        object.is_file(),
+        "the eBPF build succeeded but {} is missing: is the bin target of {EBPF_CRATE} named {EBPF_CRATE}?",
+        object.display()
+    );
+    Ok(object)
+}
+
+/// Builds the agent and returns the path of its binary; it does not build the XDP object the
+/// agent loads, so call [`build_ebpf`] first.
+pub fn build_agent(profile: Profile) -> Result<PathBuf> {
+    let mut cmd = Command::new("cargo");
+    cmd.current_dir(workspace_root())
+        .args(["build", "--package", AGENT_PACKAGE]);
+    if profile == Profile::Release {
+        cmd.arg("--release");
+    }
+    run(&mut cmd)?;
+    Ok(workspace_root()
+        .join("target")
+        .join(profile.dir())
+        .join(AGENT_BIN))
+}

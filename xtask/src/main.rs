@@ -1,0 +1,123 @@
+//! Project automation, run as `cargo xtask <command>`.
+
+mod ebpf;
+mod test;
+mod toolchain;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command as Process, ExitCode};
+
+use anyhow::{bail, Context, Result};
+use clap::{Parser, Subcommand};
+
+use ebpf::Profile;
+
+#[derive(Parser)]
+#[command(about = "Build, test and set up dns-xdp")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Install whatever the build and the tests need and is missing (Debian packages,
+    /// nightly rust-src, bpf-linker); quick when nothing is.
+    Setup,
+    /// Build the XDP program for bpfel-unknown-none with nightly.
+    BuildEbpf {
+        /// Build with the dev profile instead of release.
+        #[arg(long)]
+        debug: bool,
+    },
+    /// Build the XDP program (release) and then the agent.
+    Build {
+        /// Build the agent with the release profile.
+        #[arg(long)]
+        release: bool,
+    },
+    /// Check formatting and lints, then run every test (needs root).
+    Test {
+        /// Extra arguments for `cargo test`, after `--`.
+        #[arg(last = true)]
+        args: Vec<String>,
+    },
+}
+
+fn main() -> ExitCode {
+    match execute(Cli::parse().command) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            // `{:#}` prints the context chain on one line; anyhow's Debug form would add a
+            // backtrace whenever RUST_BACKTRACE is set, which only buries the message.
+            eprintln!("error: {err:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn execute(command: Command) -> Result<()> {
+    match command {
+        Command::Setup => {
+            toolchain::ensure_toolchain()?;
+            println!("toolchain ready");
+        }
+        Command::BuildEbpf { debug } => {
+            let profile = if debug {
+                Profile::Debug
+            } else {
+                Profile::Release
+            };
+            let object = ebpf::build_ebpf(profile)?;
+            println!("{}", object.display());
+        }
+        Command::Build { release } => {
+            let object = ebpf::build_ebpf(Profile::Release)?;
+            println!("{}", object.display());
+            let profile = if release {
+                Profile::Release
+            } else {
+                Profile::Debug
+            };
+            let agent = ebpf::build_agent(profile)?;
+            println!("{}", agent.display());
+        }
+        Command::Test { args } => test::test(&args)?,
+    }
+    Ok(())
+}
+
+/// The workspace root: xtask lives one level below it.
+pub fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("xtask has a parent directory")
+        .to_path_buf()
+}
+
+pub fn is_root() -> bool {
+    // SAFETY: geteuid has no preconditions and cannot fail.
+    unsafe { libc::geteuid() == 0 }
+}
+
+/// Runs `cmd` with inherited stdio, failing unless it exits successfully. Echoes it first
+/// (to stderr, keeping stdout for results such as paths) so a CI log shows which step failed.
+pub fn run(cmd: &mut Process) -> Result<()> {
+    eprintln!("+ {}", describe(cmd));
+    let status = cmd
+        .status()
+        .with_context(|| format!("failed to start {}", describe(cmd)))?;
+    if !status.success() {
+        bail!("{} failed ({status})", describe(cmd));
+    }
+    Ok(())
+}
+
+/// The command line as a user would type it, for error messages.
+pub fn describe(cmd: &Process) -> String {
+    std::iter::once(cmd.get_program())
+        .chain(cmd.get_args())
+        .map(|part| part.to_string_lossy())
+        .collect::<Vec<_>>()
+        .join(" ")
+}
