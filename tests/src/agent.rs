@@ -1,0 +1,224 @@
+//! A `dns-xdp run` process inside a test topology's server namespace, with its config, pin
+//! directory and output, stopped (SIGTERM) and cleaned up on drop.
+
+use std::{
+    io::{BufRead, BufReader, Read},
+    path::{Path, PathBuf},
+    process::{Child, Command, ExitStatus, Stdio},
+    sync::{
+        atomic::{AtomicU32, Ordering},
+        mpsc, Arc, Mutex,
+    },
+    thread,
+    time::{Duration, Instant},
+};
+
+use anyhow::{bail, Context, Result};
+
+use crate::netns::Topology;
+
+static NEXT_ID: AtomicU32 = AtomicU32::new(0);
+
+/// How long the agent may take from start to serving (it loads and verifies the XDP program).
+const START_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// The `dns-xdp` binary: `$DNS_XDP_BIN`, else next to the test executable's target directory.
+/// `cargo xtask test` builds it before the tests run.
+pub fn agent_binary() -> PathBuf {
+    if let Some(path) = std::env::var_os("DNS_XDP_BIN") {
+        return PathBuf::from(path);
+    }
+    let exe = std::env::current_exe().expect("current executable");
+    // target/<profile>/deps/<test> or target/<profile>/<bin>
+    let mut dir = exe.parent().expect("executable directory").to_path_buf();
+    if dir.ends_with("deps") {
+        dir.pop();
+    }
+    let bin = dir.join("dns-xdp");
+    assert!(
+        bin.is_file(),
+        "{} is missing: build it with `cargo build -p dns-xdp-user` (`cargo xtask test` does), \
+         or set DNS_XDP_BIN",
+        bin.display()
+    );
+    bin
+}
+
+pub struct Agent {
+    child: Option<Child>,
+    /// Where the agent pins its maps; unique per agent.
+    pub pin_dir: PathBuf,
+    dir: PathBuf,
+    stderr: Arc<Mutex<String>>,
+    /// The agent's stdout, line by line.
+    stdout: mpsc::Receiver<String>,
+}
+
+impl Agent {
+    /// Writes a config serving `zone_file` (origin example.com.) on the topology's server
+    /// addresses with `xdp_mode`, starts the agent in the server namespace and waits until it
+    /// says it is serving.
+    pub fn start(topology: &Topology, zone_file: &Path, xdp_mode: &str) -> Result<Self> {
+        let config = format!(
+            "[server]\ninterface = \"{}\"\nxdp_mode = \"{xdp_mode}\"\nlisten = [\"{}:53\", \"[{}]:53\"]\n\n\
+             [[zone]]\norigin = \"example.com.\"\nfile = \"{}\"\n",
+            topology.server_if,
+            topology.server_v4,
+            topology.server_v6,
+            zone_file.display()
+        );
+        Self::start_with_config(topology, &config)
+    }
+
+    /// Starts the agent with `config` as its config file.
+    pub fn start_with_config(topology: &Topology, config: &str) -> Result<Self> {
+        let mut agent = Self::spawn(topology, config)?;
+        agent.wait_serving()?;
+        Ok(agent)
+    }
+
+    /// Starts the agent and waits for it to exit (for configs that must be refused), returning
+    /// its status and stderr.
+    pub fn run_to_exit(topology: &Topology, config: &str) -> Result<(ExitStatus, String)> {
+        let mut agent = Self::spawn(topology, config)?;
+        let deadline = Instant::now() + START_TIMEOUT;
+        let child = agent.child.as_mut().expect("running");
+        loop {
+            if let Some(status) = child.try_wait()? {
+                // Let the reader thread drain what is left.
+                thread::sleep(Duration::from_millis(100));
+                return Ok((status, agent.stderr()));
+            }
+            if Instant::now() > deadline {
+                bail!(
+                    "agent still running after {START_TIMEOUT:?}; stderr: {}",
+                    agent.stderr()
+                );
+            }
+            thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    fn spawn(topology: &Topology, config: &str) -> Result<Self> {
+        let id = NEXT_ID.fetch_add(1, Ordering::Relaxed);
+        let tag = format!("{}-{id}", std::process::id());
+        let dir = std::env::temp_dir().join(format!("dns-xdp-agent-{tag}"));
+        std::fs::create_dir_all(&dir)?;
+        let config_path = dir.join("dns-xdp.toml");
+        std::fs::write(&config_path, config)?;
+        let pin_dir = PathBuf::from(format!("/sys/fs/bpf/dns-xdp-test-{tag}"));
+        let mut cmd = Command::new(agent_binary());
+        cmd.arg("run")
+            .arg("--config")
+            .arg(&config_path)
+            .arg("--pin-dir")
+            .arg(&pin_dir)
+            .env("RUST_LOG", "info")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        let mut child = topology.spawn(&topology.server_ns, &mut cmd)?;
+        let stderr = Arc::new(Mutex::new(String::new()));
+        let mut err_pipe = child.stderr.take().expect("piped");
+        let sink = stderr.clone();
+        thread::spawn(move || {
+            let mut buf = [0u8; 4096];
+            while let Ok(n @ 1..) = err_pipe.read(&mut buf) {
+                sink.lock()
+                    .unwrap()
+                    .push_str(&String::from_utf8_lossy(&buf[..n]));
+            }
+        });
+        let (tx, stdout) = mpsc::channel();
+        let out_pipe = child.stdout.take().expect("piped");
+        thread::spawn(move || {
+            for line in BufReader::new(out_pipe).lines().map_while(Result::ok) {
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        Ok(Self {
+            child: Some(child),
+            pin_dir,
+            dir,
+            stderr,
+            stdout,
+        })
+    }
+
+    fn wait_serving(&mut self) -> Result<()> {
+        let deadline = Instant::now() + START_TIMEOUT;
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self
+                .stdout
+                .recv_timeout(left.min(Duration::from_millis(200)))
+            {
+                Ok(line) if line.starts_with("dns-xdp: serving") => return Ok(()),
+                Ok(_) => {}
+                Err(mpsc::RecvTimeoutError::Timeout) if !left.is_zero() => {
+                    if let Some(status) = self.child.as_mut().expect("running").try_wait()? {
+                        bail!(
+                            "agent exited with {status} before serving: {}",
+                            self.stderr()
+                        );
+                    }
+                }
+                Err(_) => bail!("agent did not start serving: {}", self.stderr()),
+            }
+        }
+    }
+
+    /// Everything the agent wrote to stderr so far.
+    pub fn stderr(&self) -> String {
+        self.stderr.lock().unwrap().clone()
+    }
+
+    /// The next stdout line within `timeout`.
+    pub fn next_line(&self, timeout: Duration) -> Option<String> {
+        self.stdout.recv_timeout(timeout).ok()
+    }
+
+    /// `dns-xdp stats --json` for this agent, as JSON.
+    pub fn stats(&self) -> Result<serde_json::Value> {
+        let output = Command::new(agent_binary())
+            .args(["stats", "--json", "--pin-dir"])
+            .arg(&self.pin_dir)
+            .output()?;
+        if !output.status.success() {
+            bail!(
+                "dns-xdp stats failed: {}",
+                String::from_utf8_lossy(&output.stderr)
+            );
+        }
+        serde_json::from_slice(&output.stdout).context("dns-xdp stats --json output")
+    }
+
+    /// Sends SIGTERM and waits for the agent to exit.
+    pub fn stop(&mut self) -> Result<ExitStatus> {
+        let mut child = self.child.take().context("agent already stopped")?;
+        // SAFETY: kill(2) on our own child's pid.
+        unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            if let Some(status) = child.try_wait()? {
+                return Ok(status);
+            }
+            if Instant::now() > deadline {
+                let _ = child.kill();
+                bail!("agent ignored SIGTERM for 10 s");
+            }
+            thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+impl Drop for Agent {
+    fn drop(&mut self) {
+        if self.child.is_some() {
+            let _ = self.stop();
+        }
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}

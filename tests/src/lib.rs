@@ -1,0 +1,5 @@
+//! Helpers shared by the integration tests, the demo and the benchmarks.
+
+pub mod agent;
+pub mod netns;
+pub mod packet;

@@ -1,0 +1,705 @@
+//! Packet fixtures through `BPF_PROG_TEST_RUN`: each case is a frame, the action the XDP program
+//! must take, and for answers the fallback server's reply to the same query as the oracle. Every
+//! `XDP_TX` frame is taken apart header by header (checksums included) and its DNS message must
+//! equal the fallback's byte for byte, then decode with hickory-proto field by field.
+//!
+//! Needs root (loads a BPF program); run with `cargo xtask test`.
+
+use std::{net::IpAddr, path::Path};
+
+use aya::programs::{TestRun, TestRunOptions};
+use dns_xdp_common::counters::Counter;
+use dns_xdp_tests::{
+    netns::require_root,
+    packet::{
+        parse_frame, parse_reply, wire_name, Frame, Opt, Query, CLIENT_MAC, FLAG_RD, SERVER_MAC,
+        TPID_8021AD, TPID_8021Q,
+    },
+};
+use dns_xdp_user::{
+    answers::AnswerSet,
+    dataplane::Dataplane,
+    response::{Responder, Transport},
+    zone::{Name, Zone},
+};
+use hickory_proto::op::{Message, MessageType, ResponseCode};
+
+const XDP_PASS: u32 = 2;
+const XDP_TX: u32 = 3;
+const A: u16 = 1;
+const AAAA: u16 = 28;
+const MX: u16 = 15;
+const OPT_COOKIE: u16 = 10;
+const OPT_ECS: u16 = 8;
+
+fn fixture_zone() -> Zone {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/example.com.zone");
+    Zone::load(&Name::from_ascii("example.com.").unwrap(), &path).expect("fixture zone loads")
+}
+
+fn v4() -> (IpAddr, IpAddr) {
+    ("192.0.2.2".parse().unwrap(), "192.0.2.1".parse().unwrap())
+}
+
+fn v6() -> (IpAddr, IpAddr) {
+    (
+        "2001:db8::2".parse().unwrap(),
+        "2001:db8::1".parse().unwrap(),
+    )
+}
+
+fn frame((src, dst): (IpAddr, IpAddr), query: &Query) -> Frame {
+    Frame::udp(src, dst, query.encode())
+}
+
+enum Expect {
+    /// `XDP_TX` with this many answer records.
+    Answer(usize),
+    Pass(Counter),
+}
+
+struct Case {
+    what: String,
+    frame: Vec<u8>,
+    expect: Expect,
+}
+
+fn case(what: &str, frame: Vec<u8>, expect: Expect) -> Case {
+    Case {
+        what: what.to_string(),
+        frame,
+        expect,
+    }
+}
+
+const LONG_NAME: &str = "a23456789012345678901234567890123456789012345678901234567890123.\
+    b23456789012345678901234567890123456789012345678901234567890123.\
+    c23456789012345678901234567890123456789012345678901234567890123.\
+    d234567890123456789012345678901234567890123456789.example.com.";
+
+fn cases() -> Vec<Case> {
+    use Expect::*;
+    let q = |name: &str, qtype| Query::new(name, qtype);
+    let mut cases = vec![
+        case(
+            "A over IPv4",
+            frame(v4(), &q("www.example.com.", A)).encode(),
+            Answer(1),
+        ),
+        case(
+            "AAAA over IPv6, 4 records",
+            frame(v6(), &q("v6.example.com.", AAAA)).encode(),
+            Answer(4),
+        ),
+        case(
+            "AAAA over IPv4",
+            frame(v4(), &q("www.example.com.", AAAA)).encode(),
+            Answer(1),
+        ),
+        case(
+            "A over IPv6, 3 records",
+            frame(v6(), &q("multi.example.com.", A)).encode(),
+            Answer(3),
+        ),
+        case(
+            "mixed-case name (0x20) echoed",
+            frame(v4(), &q("wWw.ExAmPlE.cOm.", A)).encode(),
+            Answer(1),
+        ),
+        case(
+            "upper-case name over IPv6",
+            frame(v6(), &q("V6.EXAMPLE.COM.", AAAA)).encode(),
+            Answer(4),
+        ),
+        case(
+            "longest legal name (255 bytes)",
+            frame(v4(), &q(&LONG_NAME.to_uppercase(), A)).encode(),
+            Answer(1),
+        ),
+        case(
+            "EDNS, no DO",
+            frame(v4(), &q("www.example.com.", A).edns(Opt::new(1232))).encode(),
+            Answer(1),
+        ),
+        case(
+            "EDNS payload below 512 counts as 512",
+            frame(v6(), &q("v6.example.com.", AAAA).edns(Opt::new(100))).encode(),
+            Answer(4),
+        ),
+        case(
+            "EDNS with a client COOKIE",
+            frame(
+                v4(),
+                &q("www.example.com.", A).edns(Opt::new(1232).option(OPT_COOKIE, &[7; 8])),
+            )
+            .encode(),
+            Answer(1),
+        ),
+        case(
+            "EDNS with client and server COOKIE",
+            frame(
+                v6(),
+                &q("www.example.com.", AAAA).edns(Opt::new(4096).option(OPT_COOKIE, &[7; 24])),
+            )
+            .encode(),
+            Answer(1),
+        ),
+        case(
+            "A RRset that needs EDNS to fit",
+            frame(v4(), &q("big.example.com.", A).edns(Opt::new(1232))).encode(),
+            Answer(31),
+        ),
+        case(
+            "RRset too big for 512 bytes",
+            frame(v4(), &q("big.example.com.", A)).encode(),
+            Pass(Counter::PassTooBig),
+        ),
+        case(
+            "RRset too big for a 512-byte EDNS buffer",
+            frame(v6(), &q("big.example.com.", A).edns(Opt::new(512))).encode(),
+            Pass(Counter::PassTooBig),
+        ),
+        case(
+            "EDNS DO=1",
+            frame(
+                v4(),
+                &q("www.example.com.", A).edns(Opt {
+                    dnssec_ok: true,
+                    ..Opt::new(1232)
+                }),
+            )
+            .encode(),
+            Pass(Counter::PassEdns),
+        ),
+        case(
+            "EDNS version 1",
+            frame(
+                v4(),
+                &q("www.example.com.", A).edns(Opt {
+                    version: 1,
+                    ..Opt::new(1232)
+                }),
+            )
+            .encode(),
+            Pass(Counter::PassEdns),
+        ),
+        case(
+            "EDNS Client Subnet option",
+            frame(
+                v4(),
+                &q("www.example.com.", A)
+                    .edns(Opt::new(1232).option(OPT_ECS, &[0, 1, 24, 0, 198, 51, 100])),
+            )
+            .encode(),
+            Pass(Counter::PassEdns),
+        ),
+        case(
+            "COOKIE of a malformed length",
+            frame(
+                v4(),
+                &q("www.example.com.", A).edns(Opt::new(1232).option(OPT_COOKIE, &[7; 5])),
+            )
+            .encode(),
+            Pass(Counter::PassEdns),
+        ),
+        case(
+            "name not in the maps",
+            frame(v4(), &q("nope.example.com.", A)).encode(),
+            Pass(Counter::PassMiss),
+        ),
+        case(
+            "name outside every zone",
+            frame(v6(), &q("www.example.org.", AAAA)).encode(),
+            Pass(Counter::PassMiss),
+        ),
+        case(
+            "type the fast path does not answer (MX)",
+            frame(v4(), &q("mail.example.com.", MX)).encode(),
+            Pass(Counter::PassQtype),
+        ),
+        case(
+            "name without the requested type",
+            frame(v4(), &q("v6.example.com.", A)).encode(),
+            Pass(Counter::PassMiss),
+        ),
+        case(
+            "name longer than 255 bytes",
+            frame(v4(), &q(&format!("x.{LONG_NAME}"), A)).encode(),
+            Pass(Counter::PassNotQuery),
+        ),
+    ];
+
+    let mut f = frame(v4(), &q("www.example.com.", A));
+    f.vlans = vec![(TPID_8021Q, 100)];
+    cases.push(case("802.1Q VLAN", f.encode(), Answer(1)));
+    let mut f = frame(v6(), &q("v6.example.com.", AAAA));
+    f.vlans = vec![(TPID_8021AD, 100), (TPID_8021Q, 200)];
+    cases.push(case("QinQ (802.1ad + 802.1Q)", f.encode(), Answer(4)));
+    let mut f = frame(v4(), &q("www.example.com.", A));
+    f.vlans = vec![(TPID_8021AD, 1), (TPID_8021Q, 2), (TPID_8021Q, 3)];
+    cases.push(case(
+        "three VLAN tags",
+        f.encode(),
+        Pass(Counter::PassNotDns),
+    ));
+
+    let mut f = frame(v4(), &q("ns1.example.com.", A));
+    f.padding = 20;
+    cases.push(case(
+        "short frame with Ethernet padding",
+        f.encode(),
+        Answer(1),
+    ));
+
+    let header = |flags: u16, counts: [u16; 4]| {
+        let mut query = q("www.example.com.", A);
+        query.flags = flags;
+        query.counts = counts;
+        frame(v4(), &query).encode()
+    };
+    cases.push(case(
+        "RD=0, CD=1, AD=1",
+        header(0x0030, [1, 0, 0, 0]),
+        Answer(1),
+    ));
+    cases.push(case(
+        "QR=1 (a response)",
+        header(0x8000 | FLAG_RD, [1, 0, 0, 0]),
+        Pass(Counter::PassNotQuery),
+    ));
+    cases.push(case(
+        "opcode NOTIFY",
+        header(4 << 11, [1, 0, 0, 0]),
+        Pass(Counter::PassNotQuery),
+    ));
+    cases.push(case(
+        "TC=1",
+        header(0x0200, [1, 0, 0, 0]),
+        Pass(Counter::PassNotQuery),
+    ));
+    cases.push(case(
+        "QDCOUNT=2",
+        header(FLAG_RD, [2, 0, 0, 0]),
+        Pass(Counter::PassNotQuery),
+    ));
+    cases.push(case(
+        "QDCOUNT=0",
+        header(FLAG_RD, [0, 0, 0, 0]),
+        Pass(Counter::PassNotQuery),
+    ));
+    cases.push(case(
+        "ANCOUNT=1",
+        header(FLAG_RD, [1, 1, 0, 0]),
+        Pass(Counter::PassNotQuery),
+    ));
+    cases.push(case(
+        "ARCOUNT=1 without an OPT",
+        header(FLAG_RD, [1, 0, 0, 1]),
+        Pass(Counter::PassNotQuery),
+    ));
+    cases.push(case(
+        "ARCOUNT=2",
+        header(FLAG_RD, [1, 0, 0, 2]),
+        Pass(Counter::PassNotQuery),
+    ));
+
+    let mut query = q("www.example.com.", A);
+    query.qclass = 3;
+    cases.push(case(
+        "class CH",
+        frame(v4(), &query).encode(),
+        Pass(Counter::PassNotQuery),
+    ));
+    let mut query = q("www.example.com.", A);
+    query.trailing = vec![0xde, 0xad];
+    cases.push(case(
+        "bytes after the question",
+        frame(v4(), &query).encode(),
+        Pass(Counter::PassNotQuery),
+    ));
+    let mut query = q("www.example.com.", A).edns(Opt::new(1232));
+    query.trailing = vec![0];
+    cases.push(case(
+        "bytes after the OPT record",
+        frame(v4(), &query).encode(),
+        Pass(Counter::PassNotQuery),
+    ));
+    let mut query = q("www.example.com.", A);
+    query.name = vec![3, b'w', b'w', b'w', 0xC0, 12];
+    cases.push(case(
+        "compression pointer in the question",
+        frame(v4(), &query).encode(),
+        Pass(Counter::PassNotQuery),
+    ));
+    let mut query = q("www.example.com.", A);
+    query.name = [vec![64], vec![b'a'; 64], wire_name("example.com.")].concat();
+    cases.push(case(
+        "label longer than 63",
+        frame(v4(), &query).encode(),
+        Pass(Counter::PassNotQuery),
+    ));
+    let mut query = q("www.example.com.", A);
+    query.name = vec![3, b'w', b'w'];
+    query.qtype = 0;
+    query.qclass = 0;
+    let mut f = frame(v4(), &query);
+    f.payload.truncate(12 + 3);
+    cases.push(case(
+        "question cut short",
+        f.encode(),
+        Pass(Counter::PassNotQuery),
+    ));
+    cases.push(case(
+        "DNS header cut short",
+        Frame::udp(v4().0, v4().1, vec![0x12, 0x34, 1, 0, 0, 1]).encode(),
+        Pass(Counter::PassNotQuery),
+    ));
+
+    let good = frame(v4(), &q("www.example.com.", A)).encode();
+    // BPF_PROG_TEST_RUN refuses frames shorter than an Ethernet header, so that is the shortest.
+    for cut in [14, 14 + 10, 14 + 20 + 4] {
+        cases.push(case(
+            &format!("frame truncated to {cut} bytes"),
+            good[..cut].to_vec(),
+            Pass(Counter::PassIpUnsupported),
+        ));
+    }
+    let mut cut = good.clone();
+    cut.truncate(good.len() - 3);
+    cases.push(case(
+        "IP length beyond the frame",
+        cut,
+        Pass(Counter::PassIpUnsupported),
+    ));
+
+    let mut f = frame(v4(), &q("www.example.com.", A));
+    f.udp_checksum = Some(0x1234);
+    cases.push(case(
+        "wrong UDP checksum (IPv4)",
+        f.encode(),
+        Pass(Counter::PassChecksum),
+    ));
+    let mut f = frame(v6(), &q("www.example.com.", AAAA));
+    f.udp_checksum = Some(0xBEEF);
+    cases.push(case(
+        "wrong UDP checksum (IPv6)",
+        f.encode(),
+        Pass(Counter::PassChecksum),
+    ));
+    let mut f = frame(v4(), &q("www.example.com.", A));
+    f.udp_checksum = Some(0);
+    cases.push(case(
+        "IPv4 UDP checksum absent (zero)",
+        f.encode(),
+        Pass(Counter::PassChecksum),
+    ));
+    let mut flipped = frame(v4(), &q("www.example.com.", A)).encode();
+    let at = flipped.len() - 8;
+    flipped[at] ^= 0x20;
+    cases.push(case(
+        "one flipped bit in the name",
+        flipped,
+        Pass(Counter::PassChecksum),
+    ));
+
+    let mut f = frame(v4(), &q("www.example.com.", A));
+    f.ipv4_frag = 0x2000;
+    cases.push(case(
+        "IPv4 more-fragments",
+        f.encode(),
+        Pass(Counter::PassIpUnsupported),
+    ));
+    let mut f = frame(v4(), &q("www.example.com.", A));
+    f.ipv4_frag = 0x0010;
+    cases.push(case(
+        "IPv4 fragment offset",
+        f.encode(),
+        Pass(Counter::PassIpUnsupported),
+    ));
+    let mut f = frame(v4(), &q("www.example.com.", A));
+    f.ipv4_options = vec![1, 1, 1, 0];
+    cases.push(case(
+        "IPv4 options",
+        f.encode(),
+        Pass(Counter::PassIpUnsupported),
+    ));
+    let mut v6_frag = frame(v6(), &q("www.example.com.", AAAA)).encode();
+    v6_frag[14 + 6] = 44;
+    cases.push(case(
+        "IPv6 fragment header",
+        v6_frag,
+        Pass(Counter::PassNotDns),
+    ));
+
+    let mut f = frame(v4(), &q("www.example.com.", A));
+    f.dst_port = 5353;
+    cases.push(case(
+        "UDP to another port",
+        f.encode(),
+        Pass(Counter::PassNotDns),
+    ));
+    let mut tcp = frame(v4(), &q("www.example.com.", A)).encode();
+    tcp[14 + 9] = 6;
+    cases.push(case("TCP to port 53", tcp, Pass(Counter::PassNotDns)));
+    let mut arp = good.clone();
+    arp[12..14].copy_from_slice(&0x0806u16.to_be_bytes());
+    cases.push(case("ARP", arp, Pass(Counter::PassNotDns)));
+    cases
+}
+
+/// Runs the program once on `frame`, returning the action and the frame after it.
+fn run(dataplane: &Dataplane, frame: &[u8]) -> (u32, Vec<u8>) {
+    let mut out = vec![0u8; 4096];
+    let result = dataplane
+        .responder()
+        .test_run(TestRunOptions {
+            data_in: Some(frame),
+            data_out: Some(&mut out),
+            ..TestRunOptions::new()
+        })
+        .expect("BPF_PROG_TEST_RUN");
+    out.truncate(result.data_size_out as usize);
+    (result.return_value, out)
+}
+
+fn load(zones: Vec<Zone>) -> Dataplane {
+    let (answers, skipped) = AnswerSet::from_zones(&zones);
+    assert!(
+        skipped.is_empty(),
+        "fixture zone fits the fast path: {skipped:?}"
+    );
+    let mut dataplane =
+        Dataplane::load(answers.len() as u32, 1232, None).expect("load XDP program");
+    dataplane.publish(&answers).expect("publish answers");
+    dataplane
+}
+
+#[test]
+fn fixtures_through_bpf_prog_test_run() {
+    if !require_root("fixtures_through_bpf_prog_test_run") {
+        return;
+    }
+    let zone = fixture_zone();
+    let dataplane = load(vec![zone.clone()]);
+    let oracle = Responder::new(vec![zone], 1232);
+
+    let mut failures = Vec::new();
+    let cases = cases();
+    for case in &cases {
+        let before = dataplane.counters().unwrap();
+        let (action, out) = run(&dataplane, &case.frame);
+        let after = dataplane.counters().unwrap();
+        let outcome = match &case.expect {
+            Expect::Pass(counter) => check_pass(case, action, &out, *counter, &before, &after),
+            Expect::Answer(records) => check_answer(case, action, &out, *records, &oracle),
+        };
+        if let Err(e) = outcome {
+            failures.push(format!("{}: {e}", case.what));
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "{} of {} fixtures failed:\n  {}",
+        failures.len(),
+        cases.len(),
+        failures.join("\n  ")
+    );
+}
+
+fn check_pass(
+    case: &Case,
+    action: u32,
+    out: &[u8],
+    counter: Counter,
+    before: &dns_xdp_user::dataplane::Counters,
+    after: &dns_xdp_user::dataplane::Counters,
+) -> Result<(), String> {
+    if action != XDP_PASS {
+        return Err(format!("action {action}, expected XDP_PASS"));
+    }
+    if out != case.frame {
+        return Err("passed frame was modified".into());
+    }
+    let changed: Vec<_> = after
+        .iter()
+        .zip(before.iter())
+        .filter(|((_, a), (_, b))| a != b)
+        .map(|((c, _), _)| c)
+        .collect();
+    if changed != [counter] {
+        return Err(format!("counted {changed:?}, expected [{counter:?}]"));
+    }
+    Ok(())
+}
+
+fn check_answer(
+    case: &Case,
+    action: u32,
+    out: &[u8],
+    records: usize,
+    oracle: &Responder,
+) -> Result<(), String> {
+    if action != XDP_TX {
+        return Err(format!("action {action}, expected XDP_TX"));
+    }
+    let query = parse_frame(&case.frame, true).map_err(|e| format!("fixture itself: {e}"))?;
+    let reply = parse_reply(out)?;
+    if reply.dst_mac != CLIENT_MAC || reply.src_mac != SERVER_MAC {
+        return Err("MAC addresses not swapped".into());
+    }
+    if reply.vlans != query.vlans {
+        return Err(format!(
+            "VLAN tags {:?}, expected {:?}",
+            reply.vlans, query.vlans
+        ));
+    }
+    if (reply.src, reply.dst) != (query.dst, query.src) {
+        return Err(format!(
+            "addresses {} -> {} not swapped",
+            reply.src, reply.dst
+        ));
+    }
+    if (reply.src_port, reply.dst_port) != (53, query.src_port) {
+        return Err("ports not swapped".into());
+    }
+    if reply.ttl != 64 {
+        return Err(format!("IP TTL {}", reply.ttl));
+    }
+    let expected = oracle
+        .respond(&query.payload, Transport::Udp)
+        .ok_or("the fallback server gives no answer")?;
+    let got =
+        Message::from_vec(&reply.payload).map_err(|e| format!("hickory cannot decode: {e}"))?;
+    let want = Message::from_vec(&expected).expect("oracle reply decodes");
+    let (h, w) = (&got.metadata, &want.metadata);
+    if h.id != 0x5eed || h.message_type != MessageType::Response || !h.authoritative || h.truncation
+    {
+        return Err(format!("header {h:?}"));
+    }
+    if h.response_code != ResponseCode::NoError || h.recursion_available || h.authentic_data {
+        return Err(format!("header {h:?}"));
+    }
+    let query_flags = u16::from_be_bytes([query.payload[2], query.payload[3]]);
+    if h.recursion_desired != (query_flags & 0x0100 != 0)
+        || h.checking_disabled != (query_flags & 0x0010 != 0)
+    {
+        return Err(format!("RD/CD not copied: {h:?}"));
+    }
+    if h != w {
+        return Err(format!("header {h:?} differs from the fallback's {w:?}"));
+    }
+    if got.answers.len() != records {
+        return Err(format!(
+            "{} answer records, expected {records}",
+            got.answers.len()
+        ));
+    }
+    if got.queries != want.queries || got.answers != want.answers {
+        return Err(format!(
+            "question/answers differ from the fallback's:\n    got  {:?} {:?}\n    want {:?} {:?}",
+            got.queries, got.answers, want.queries, want.answers
+        ));
+    }
+    // The question is echoed byte for byte: the client's case (0x20) survives.
+    let qlen = query.payload.len()
+        - if got.edns.is_some() {
+            11 + opt_rdata_len(&query.payload)
+        } else {
+            0
+        };
+    if reply.payload[12..qlen] != query.payload[12..qlen] {
+        return Err("question not echoed byte for byte".into());
+    }
+    if got.edns != want.edns
+        || got.authorities != want.authorities
+        || got.additionals != want.additionals
+    {
+        return Err(format!(
+            "EDNS/authority/additional differ: {:?} vs {:?}",
+            got.edns, want.edns
+        ));
+    }
+    if let Some(edns) = &got.edns {
+        if edns.max_payload() != 1232 || edns.version() != 0 || edns.flags().dnssec_ok {
+            return Err(format!("OPT {edns:?}"));
+        }
+        if !edns.options().as_ref().is_empty() {
+            return Err("options echoed in the answer's OPT".into());
+        }
+    }
+    if reply.payload != expected {
+        return Err(format!(
+            "bytes differ from the fallback's\n    got  {:02x?}\n    want {:02x?}",
+            reply.payload, expected
+        ));
+    }
+    Ok(())
+}
+
+/// RDLENGTH of the OPT record that ends `payload`.
+fn opt_rdata_len(payload: &[u8]) -> usize {
+    // Options are the last bytes; RDLENGTH sits just before them. Walk from the question end.
+    let mut at = 12;
+    while payload[at] != 0 {
+        at += 1 + payload[at] as usize;
+    }
+    at += 1 + 4;
+    u16::from_be_bytes([payload[at + 9], payload[at + 10]]) as usize
+}
+
+#[test]
+fn nothing_passes_before_the_first_publish() {
+    if !require_root("nothing_passes_before_the_first_publish") {
+        return;
+    }
+    let dataplane = Dataplane::load(16, 1232, None).expect("load XDP program");
+    let frame = frame(v4(), &Query::new("www.example.com.", A)).encode();
+    let (action, out) = run(&dataplane, &frame);
+    assert_eq!(action, XDP_PASS);
+    assert_eq!(out, frame);
+    assert_eq!(dataplane.counters().unwrap().get(Counter::PassMiss), 1);
+}
+
+#[test]
+fn a_new_generation_replaces_the_old_one_whole() {
+    if !require_root("a_new_generation_replaces_the_old_one_whole") {
+        return;
+    }
+    let origin = Name::from_ascii("example.com.").unwrap();
+    let zone = |addr: &str, extra: &str| {
+        Zone::parse(
+            &origin,
+            &format!(
+                "$TTL 60\n@ SOA ns h 1 2 3 4 5\n@ NS ns\nns A 192.0.2.53\nwww A {addr}\n{extra}"
+            ),
+            "gen.zone",
+        )
+        .unwrap()
+    };
+    let first = zone("192.0.2.10", "old A 192.0.2.11\n");
+    let mut dataplane = load(vec![first]);
+    let second = zone("192.0.2.20", "");
+    let (answers, _) = AnswerSet::from_zones(std::slice::from_ref(&second));
+    assert_eq!(dataplane.publish(&answers).unwrap(), 2);
+
+    let keys = dataplane.answer_keys();
+    assert!(
+        keys.iter().all(|(generation, _, _)| *generation == 2),
+        "old generation left behind"
+    );
+    assert_eq!(keys.len(), answers.len());
+
+    let (action, out) = run(
+        &dataplane,
+        &frame(v4(), &Query::new("www.example.com.", A)).encode(),
+    );
+    assert_eq!(action, XDP_TX);
+    let reply = parse_reply(&out).unwrap();
+    let message = Message::from_vec(&reply.payload).unwrap();
+    assert_eq!(message.answers[0].data.to_string(), "192.0.2.20");
+    let (action, _) = run(
+        &dataplane,
+        &frame(v4(), &Query::new("old.example.com.", A)).encode(),
+    );
+    assert_eq!(action, XDP_PASS, "a name only the old generation had");
+}
