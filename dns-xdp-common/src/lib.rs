@@ -31,6 +31,8 @@ pub mod program_names {
     /// Passes every frame; attached to the peer end of test and demo veth pairs, because a frame
     /// sent with `XDP_TX` on one veth end is dropped unless the peer has an XDP program.
     pub const PASS: &str = "xdp_pass";
+    /// Swaps MAC addresses and returns `XDP_TX`: the baseline of the XDP benchmark.
+    pub const BENCH_BASELINE: &str = "bench_mac_swap";
 }
 
 /// Directory under bpffs where the agent pins its maps.

@@ -2,7 +2,7 @@
 //! map value gives the verifier one fixed-size buffer to bound, instead of packet pointers with
 //! variable offsets, and gives `bpf_csum_diff` a buffer it may read in whole 32-bit words.
 
-use crate::answer::AnswerKey;
+use crate::answer::{AnswerKey, NAME_BUF_LEN};
 
 /// Largest DNS query the fast path copies and answers; larger ones pass up.
 pub const MAX_QUERY_LEN: usize = 512;
@@ -10,9 +10,11 @@ pub const MAX_QUERY_LEN: usize = 512;
 #[repr(C)]
 #[derive(Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
 pub struct Scratch {
-    /// The answer-map key built from the question. First, so its name is 8-byte aligned for
-    /// word-at-a-time copying.
+    /// The answer-map key built from the question.
     pub key: AnswerKey,
+    /// The question name, lowercased and zero padded, to compare with the answer's name.
+    /// 8-byte aligned (after the 16-byte key) for word-at-a-time access.
+    pub name: [u8; NAME_BUF_LEN],
     /// The query's DNS message, then zeros up to a 4-byte boundary (zeros do not change a
     /// ones'-complement sum).
     pub msg: [u8; MAX_QUERY_LEN + 4],

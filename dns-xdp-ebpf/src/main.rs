@@ -50,6 +50,20 @@ pub fn xdp_pass(_ctx: XdpContext) -> u32 {
     xdp_action::XDP_PASS
 }
 
+/// Benchmark baseline, never attached: swaps the MAC addresses and sends the frame back, the
+/// least an XDP responder can do. `cargo xtask bench xdp` compares the responder against it.
+#[xdp]
+pub fn bench_mac_swap(ctx: XdpContext) -> u32 {
+    match parse::ptr_at::<network_types::eth::EthHdr>(&ctx, 0, Counter::PassNotDns) {
+        Ok(eth) => {
+            let eth = unsafe { &mut *eth };
+            core::mem::swap(&mut eth.src_addr, &mut eth.dst_addr);
+            xdp_action::XDP_TX
+        }
+        Err(_) => xdp_action::XDP_PASS,
+    }
+}
+
 #[cfg(not(test))]
 #[panic_handler]
 fn panic(_info: &core::panic::PanicInfo) -> ! {

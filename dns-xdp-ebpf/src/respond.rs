@@ -9,7 +9,7 @@ use aya_ebpf::{
     programs::XdpContext,
 };
 use dns_xdp_common::{
-    answer::{AnswerKey, AnswerValue, MAX_ANSWER_LEN},
+    answer::{AnswerKey, AnswerValue, MAX_ANSWER_LEN, NAME_BUF_LEN, NAME_WORDS},
     counters::Counter,
     scratch::{Scratch, MAX_HEADERS_LEN},
 };
@@ -47,6 +47,10 @@ pub fn answer(ctx: &XdpContext, ip: &Ip, udp: &Udp, q: &Query) -> Result<Counter
     key.generation = publish.generation;
     let key: &AnswerKey = key;
     let value: &AnswerValue = unsafe { ANSWERS.get(key) }.ok_or(Counter::PassMiss)?;
+    if !same_name(value, unsafe { &(*q.scratch).name }, q.name_len) {
+        // Another name with the same hash: the fallback answers this one.
+        return Err(Counter::PassMiss);
+    }
 
     let answer_len = value.answer_len as usize;
     if answer_len == 0 || answer_len > MAX_ANSWER_LEN {
@@ -87,13 +91,21 @@ pub fn answer(ctx: &XdpContext, ip: &Ip, udp: &Udp, q: &Query) -> Result<Counter
             0
         };
 
-    resize(ctx, q.scratch, udp.dns_offset, udp.dns_offset + dns_len)?;
+    let moved = resize(ctx, q.scratch, udp.dns_offset, udp.dns_offset + dns_len)?;
     // From here on the frame is being rewritten: a failure can no longer pass it up intact.
-    let question_len = (q.question_end as u32) & 0x3FF;
-    if question_len as usize > msg.len() {
-        return Err(Counter::DropRewrite);
+    if moved {
+        // The headers moved to the new start; the header and question follow them anew.
+        let question_len = (q.question_end as u32) & 0x3FF;
+        if question_len as usize > msg.len() {
+            return Err(Counter::DropRewrite);
+        }
+        store(ctx, udp.dns_offset, msg.as_ptr(), question_len)?;
+    } else {
+        // The question is where it was; only the header's flags and counts change. Plain
+        // writes: cheaper than a helper call for a few bytes.
+        let header: *mut [u8; 10] = ptr_at(ctx, udp.dns_offset + 2, Counter::DropRewrite)?;
+        unsafe { (*header).copy_from_slice(&msg[2..12]) };
     }
-    store(ctx, udp.dns_offset, msg.as_ptr(), question_len)?;
     store(
         ctx,
         udp.dns_offset + q.question_end,
@@ -101,12 +113,9 @@ pub fn answer(ctx: &XdpContext, ip: &Ip, udp: &Udp, q: &Query) -> Result<Counter
         answer_len as u32,
     )?;
     if q.edns {
-        store(
-            ctx,
-            udp.dns_offset + q.question_end + answer_len,
-            opt.as_ptr(),
-            OPT_LEN as u32,
-        )?;
+        let at = udp.dns_offset + q.question_end + answer_len;
+        let record: *mut [u8; OPT_LEN] = ptr_at(ctx, at, Counter::DropRewrite)?;
+        unsafe { (*record).copy_from_slice(&opt[..OPT_LEN]) };
     }
 
     swap_macs(ctx)?;
@@ -130,21 +139,41 @@ pub fn answer(ctx: &XdpContext, ip: &Ip, udp: &Udp, q: &Query) -> Result<Counter
     })
 }
 
+/// The answer's owner equals the question name (both lowercased and zero padded per word).
+#[inline(always)]
+fn same_name(value: &AnswerValue, name: &[u8; NAME_BUF_LEN], name_len: usize) -> bool {
+    if value.name_len as usize != name_len {
+        return false;
+    }
+    let ours = value.name.as_ptr() as *const u64;
+    let theirs = name.as_ptr() as *const u64;
+    for word in 0..NAME_WORDS {
+        if word * 8 >= name_len {
+            break;
+        }
+        if unsafe { ours.add(word).read_unaligned() != theirs.add(word).read() } {
+            return false;
+        }
+    }
+    true
+}
+
 /// Makes the frame `new_len` bytes long, leaving the headers before `dns_offset` in place.
 /// Growing at the tail needs tailroom, which a driver or veth may not have (veth gives locally
 /// sent packets only what their allocation happened to leave); then the frame grows into the
 /// headroom XDP always has, and the headers move to the new start. The DNS message after them
-/// is rewritten whole by the caller either way. `PassInternal` means the frame is unchanged.
+/// must be rewritten by the caller when this returns true. `PassInternal` means the frame is
+/// unchanged.
 #[inline(always)]
 fn resize(
     ctx: &XdpContext,
     scratch: *mut Scratch,
     dns_offset: usize,
     new_len: usize,
-) -> Result<(), Counter> {
+) -> Result<bool, Counter> {
     let delta = new_len as i64 - (ctx.data_end() - ctx.data()) as i64;
     if delta == 0 || unsafe { bpf_xdp_adjust_tail(ctx.ctx, delta as i32) } == 0 {
-        return Ok(());
+        return Ok(false);
     }
     if delta < 0 || unsafe { bpf_xdp_adjust_head(ctx.ctx, -delta as i32) } != 0 {
         return Err(Counter::PassInternal);
@@ -159,7 +188,8 @@ fn resize(
     if rc != 0 {
         return Err(Counter::DropRewrite);
     }
-    store(ctx, 0, headers.as_ptr(), len)
+    store(ctx, 0, headers.as_ptr(), len)?;
+    Ok(true)
 }
 
 /// The OPT record of an answer: root owner, our UDP payload size, extended RCODE 0, version 0,

@@ -6,8 +6,11 @@ use hickory_proto::{
     serialize::binary::{BinEncodable, BinEncoder},
 };
 
+use std::collections::HashMap;
+
 use dns_xdp_common::answer::{
-    AnswerKey, AnswerValue, DEFAULT_VIEW, MAX_ANSWER_LEN, MAX_NAME_LEN, QTYPE_A, QTYPE_AAAA,
+    name_hash, AnswerKey, AnswerValue, DEFAULT_VIEW, MAX_ANSWER_LEN, NAME_BUF_LEN, QTYPE_A,
+    QTYPE_AAAA,
 };
 
 use crate::zone::{RrSet, Zone};
@@ -22,8 +25,8 @@ const CLASS_IN: u16 = 1;
 pub struct Answer {
     pub view: u16,
     pub qtype: u16,
-    /// Lowercased wire-format name, zero padded.
-    pub name: [u8; MAX_NAME_LEN + 1],
+    /// Hash of the lowercased name, which the value holds in full.
+    pub name_hash: u64,
     pub value: AnswerValue,
 }
 
@@ -33,7 +36,7 @@ impl Answer {
             generation,
             view: self.view,
             qtype: self.qtype,
-            name: self.name,
+            name_hash: self.name_hash,
         }
     }
 }
@@ -49,6 +52,9 @@ pub enum Skipped {
     },
     /// The name is at or below a delegation: it gets a referral, not an authoritative answer.
     BelowZoneCut { name: Name, rtype: RecordType },
+    /// Another name published first has the same 64-bit hash (about one in 10^12 for a
+    /// million names); only one of them can have the key.
+    HashCollision { name: Name, rtype: RecordType },
 }
 
 impl std::fmt::Display for Skipped {
@@ -62,6 +68,11 @@ impl std::fmt::Display for Skipped {
             Skipped::BelowZoneCut { name, rtype } => write!(
                 f,
                 "{name} {rtype}: at or below a delegation; the fallback server answers it"
+            ),
+            Skipped::HashCollision { name, rtype } => write!(
+                f,
+                "{name} {rtype}: its name hash collides with another name's; the fallback \
+                 server answers it"
             ),
         }
     }
@@ -79,6 +90,7 @@ impl AnswerSet {
     pub fn from_zones(zones: &[Zone]) -> (Self, Vec<Skipped>) {
         let mut answers = Vec::new();
         let mut skipped = Vec::new();
+        let mut keys = HashMap::new();
         for zone in zones {
             let cuts: Vec<&Name> = zone
                 .rrsets()
@@ -100,12 +112,26 @@ impl AnswerSet {
                     continue;
                 }
                 match Answer::from_rrset(rrset) {
-                    Ok(answer) => answers.push(answer),
+                    Ok(answer) => {
+                        if keys.insert(answer.key(0), ()).is_some() {
+                            skipped.push(Skipped::HashCollision {
+                                name: rrset.name.clone(),
+                                rtype: rrset.rtype,
+                            });
+                        } else {
+                            answers.push(answer);
+                        }
+                    }
                     Err(skip) => skipped.push(skip),
                 }
             }
         }
         (Self { answers }, skipped)
+    }
+
+    /// A set of ready-made answers, as steering and tests build them.
+    pub fn from_answers(answers: Vec<Answer>) -> Self {
+        Self { answers }
     }
 
     pub fn len(&self) -> usize {
@@ -155,6 +181,9 @@ impl Answer {
             });
         }
         let mut value = AnswerValue::zeroed();
+        let (name, name_len) = name_key(&rrset.name);
+        value.name = name;
+        value.name_len = name_len as u16;
         value.answer_count = rrset.rdata.len() as u16;
         value.answer_len = bytes.len() as u16;
         value.answer_csum = ones_complement_sum(&bytes);
@@ -162,7 +191,7 @@ impl Answer {
         Ok(Self {
             view: DEFAULT_VIEW,
             qtype,
-            name: name_key(&rrset.name),
+            name_hash: name_hash(&name, name_len),
             value,
         })
     }
@@ -177,9 +206,9 @@ fn encode_rdata(rdata: &RData) -> Vec<u8> {
     out
 }
 
-/// The map key form of a name: lowercased wire format, zero padded.
-pub fn name_key(name: &Name) -> [u8; MAX_NAME_LEN + 1] {
-    let mut key = [0u8; MAX_NAME_LEN + 1];
+/// The map form of a name: lowercased wire format, zero padded, and its length.
+pub fn name_key(name: &Name) -> ([u8; NAME_BUF_LEN], usize) {
+    let mut key = [0u8; NAME_BUF_LEN];
     let mut at = 0;
     for label in name.to_lowercase().iter() {
         key[at] = label.len() as u8;
@@ -187,7 +216,7 @@ pub fn name_key(name: &Name) -> [u8; MAX_NAME_LEN + 1] {
         at += 1 + label.len();
     }
     // The root label's zero is already there.
-    key
+    (key, at + 1)
 }
 
 /// The 16-bit ones'-complement sum (RFC 1071) of `bytes` starting at an even offset, folded but
@@ -218,9 +247,9 @@ mod tests {
         ns1 IN A 192.0.2.53\n";
 
     fn find<'a>(set: &'a AnswerSet, name: &str, qtype: u16) -> &'a Answer {
-        let key = name_key(&Name::from_ascii(name).unwrap());
+        let (key, _) = name_key(&Name::from_ascii(name).unwrap());
         set.iter()
-            .find(|a| a.name == key && a.qtype == qtype)
+            .find(|a| a.value.name == key && a.qtype == qtype)
             .unwrap_or_else(|| panic!("no answer for {name} {qtype}"))
     }
 
@@ -251,7 +280,8 @@ mod tests {
 
     #[test]
     fn key_is_lowercase_wire_format_zero_padded() {
-        let key = name_key(&Name::from_ascii("WwW.Example.COM.").unwrap());
+        let (key, len) = name_key(&Name::from_ascii("WwW.Example.COM.").unwrap());
+        assert_eq!(len, 17);
         assert_eq!(&key[..17], b"\x03www\x07example\x03com\x00");
         assert!(key[17..].iter().all(|&b| b == 0));
     }
@@ -298,6 +328,22 @@ mod tests {
         let a = find(&set, "ns1.child.example.com.", QTYPE_A);
         assert_eq!(&a.value.data[12..16], &[198, 51, 100, 1]);
         assert_eq!(set.iter().filter(|a| a.qtype == QTYPE_A).count(), 2);
+    }
+
+    #[test]
+    fn key_hash_covers_case_folded_name_and_type() {
+        let (set, _) = AnswerSet::from_zones(&[zone(&format!(
+            "{BASE}www A 192.0.2.1\nwww AAAA 2001:db8::1\n"
+        ))]);
+        let a = find(&set, "www.example.com.", QTYPE_A);
+        let aaaa = find(&set, "www.example.com.", QTYPE_AAAA);
+        let (upper, len) = name_key(&Name::from_ascii("WWW.EXAMPLE.COM.").unwrap());
+        assert_eq!(a.key(7).name_hash, name_hash(&upper, len));
+        assert_eq!(a.key(7).generation, 7);
+        assert_eq!(a.key(1).name_hash, aaaa.key(1).name_hash);
+        assert_ne!(a.key(1), aaaa.key(1), "type is part of the key");
+        let (other, len) = name_key(&Name::from_ascii("wwx.example.com.").unwrap());
+        assert_ne!(a.key(1).name_hash, name_hash(&other, len));
     }
 
     #[test]

@@ -292,12 +292,8 @@ impl Dataplane {
     }
 
     /// Keys currently in the answer map (for tests and inspection).
-    pub fn answer_keys(&self) -> HashSet<(u32, u16, Vec<u8>)> {
-        self.answers
-            .keys()
-            .filter_map(Result::ok)
-            .map(|k| (k.generation, k.qtype, k.name.to_vec()))
-            .collect()
+    pub fn answer_keys(&self) -> HashSet<AnswerKey> {
+        self.answers.keys().filter_map(Result::ok).collect()
     }
 }
 

@@ -684,7 +684,7 @@ fn a_new_generation_replaces_the_old_one_whole() {
 
     let keys = dataplane.answer_keys();
     assert!(
-        keys.iter().all(|(generation, _, _)| *generation == 2),
+        keys.iter().all(|k| k.generation == 2),
         "old generation left behind"
     );
     assert_eq!(keys.len(), answers.len());
@@ -702,4 +702,35 @@ fn a_new_generation_replaces_the_old_one_whole() {
         &frame(v4(), &Query::new("old.example.com.", A)).encode(),
     );
     assert_eq!(action, XDP_PASS, "a name only the old generation had");
+}
+
+#[test]
+fn a_hash_collision_passes_up_instead_of_answering_wrong() {
+    if !require_root("a_hash_collision_passes_up_instead_of_answering_wrong") {
+        return;
+    }
+    let zone = fixture_zone();
+    let (answers, _) = AnswerSet::from_zones(std::slice::from_ref(&zone));
+    let www = answers
+        .iter()
+        .find(|a| a.value.name.starts_with(b"\x03www\x07example") && a.qtype == A)
+        .expect("www A");
+    // Forge the worst case: the key of "wwx.example.com." leads to the answer for www.
+    let (wwx, len) =
+        dns_xdp_user::answers::name_key(&Name::from_ascii("wwx.example.com.").unwrap());
+    let mut forged = www.clone();
+    forged.name_hash = dns_xdp_common::answer::name_hash(&wwx, len);
+    let mut dataplane = Dataplane::load(4, 1232, None).expect("load XDP program");
+    dataplane
+        .publish(&AnswerSet::from_answers(vec![forged]))
+        .unwrap();
+
+    let frame = frame(v4(), &Query::new("wwx.example.com.", A)).encode();
+    let (action, out) = run(&dataplane, &frame);
+    assert_eq!(
+        action, XDP_PASS,
+        "a colliding name must not get another name's answer"
+    );
+    assert_eq!(out, frame);
+    assert_eq!(dataplane.counters().unwrap().get(Counter::PassMiss), 1);
 }

@@ -50,18 +50,15 @@ pub fn ebpf_cargo(subcommand: &str) -> Result<Command> {
     Ok(cmd)
 }
 
-/// Builds the XDP program and returns the path of the object file.
-pub fn build_ebpf(profile: Profile) -> Result<PathBuf> {
+/// Builds the XDP program (always optimised: the verifier needs it, and the agent embeds the
+/// release object) and returns the path of the object file.
+pub fn build_ebpf() -> Result<PathBuf> {
     ensure_toolchain()?;
-    let mut cmd = ebpf_cargo("build")?;
-    if profile == Profile::Release {
-        cmd.arg("--release");
-    }
-    run(&mut cmd)?;
+    run(ebpf_cargo("build")?.arg("--release"))?;
     let object = workspace_root()
         .join("target")
         .join(EBPF_TARGET)
-        .join(profile.dir())
+        .join("release")
         .join(EBPF_CRATE);
     ensure!(
         object.is_file(),

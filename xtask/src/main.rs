@@ -24,12 +24,8 @@ enum Command {
     /// Install whatever the build and the tests need and is missing (Debian packages,
     /// nightly rust-src, bpf-linker); quick when nothing is.
     Setup,
-    /// Build the XDP program for bpfel-unknown-none with nightly.
-    BuildEbpf {
-        /// Build with the dev profile instead of release.
-        #[arg(long)]
-        debug: bool,
-    },
+    /// Build the XDP program for bpfel-unknown-none with nightly (the agent embeds it).
+    BuildEbpf,
     /// Build the XDP program (release) and then the agent.
     Build {
         /// Build the agent with the release profile.
@@ -62,17 +58,12 @@ fn execute(command: Command) -> Result<()> {
             toolchain::ensure_toolchain()?;
             println!("toolchain ready");
         }
-        Command::BuildEbpf { debug } => {
-            let profile = if debug {
-                Profile::Debug
-            } else {
-                Profile::Release
-            };
-            let object = ebpf::build_ebpf(profile)?;
+        Command::BuildEbpf => {
+            let object = ebpf::build_ebpf()?;
             println!("{}", object.display());
         }
         Command::Build { release } => {
-            let object = ebpf::build_ebpf(Profile::Release)?;
+            let object = ebpf::build_ebpf()?;
             println!("{}", object.display());
             let profile = if release {
                 Profile::Release

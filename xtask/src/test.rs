@@ -12,7 +12,7 @@ pub fn test(cargo_test_args: &[String]) -> Result<()> {
     if !is_root() {
         bail!("the BPF and network-namespace tests need root: run `sudo -E cargo xtask test`");
     }
-    build_ebpf(Profile::Release)?;
+    build_ebpf()?;
     // Integration tests start the agent binary, which `cargo test` does not build for them.
     build_agent(Profile::Debug)?;
     let root = workspace_root();

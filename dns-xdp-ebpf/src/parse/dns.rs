@@ -4,7 +4,10 @@
 
 use aya_ebpf::{helpers::generated::bpf_xdp_load_bytes, programs::XdpContext};
 use dns_xdp_common::{
-    answer::{DEFAULT_VIEW, MAX_NAME_LEN, QTYPE_A, QTYPE_AAAA},
+    answer::{
+        name_hash_finish, name_hash_word, DEFAULT_VIEW, MAX_NAME_LEN, NAME_BUF_LEN, NAME_HASH_SEED,
+        NAME_WORDS, QTYPE_A, QTYPE_AAAA,
+    },
     counters::Counter,
     scratch::{Scratch, MAX_QUERY_LEN},
 };
@@ -32,6 +35,8 @@ pub const CLASSIC_UDP_LIMIT: usize = 512;
 
 pub struct Query {
     pub scratch: *mut Scratch,
+    /// Wire length of the question name.
+    pub name_len: usize,
     /// Offset just past the question: where the answer section starts.
     pub question_end: usize,
     /// The query's header flags.
@@ -83,11 +88,12 @@ pub fn parse(
     }
 
     let key = unsafe { &mut (*scratch).key };
+    let name = unsafe { &mut (*scratch).name };
     let name_len = name_length(msg, len)?;
     // Each exit of the name loops leaves its own exact name length and its own bound on the
     // message length; forgetting both lets the verifier check the code after them once.
     let (name_len, len) = forget_lengths(scratch, name_len, len)?;
-    copy_name_lowercase(msg, name_len, &mut key.name);
+    key.name_hash = copy_name_lowercase(msg, name_len, name);
     let (name_len, len) = forget_lengths(scratch, name_len, len)?;
     let qtype_at = HEADER_LEN + name_len;
     let question_end = qtype_at + 4;
@@ -114,6 +120,7 @@ pub fn parse(
     };
     Ok(Query {
         scratch,
+        name_len,
         question_end,
         flags,
         edns,
@@ -202,34 +209,37 @@ fn name_length(msg: &[u8; MAX_QUERY_LEN + 4], len: usize) -> Result<usize, Count
     Err(Counter::PassNotQuery)
 }
 
-/// Copies the `name_len`-byte question name into `key`, ASCII letters lowercased (RFC 4343) and
-/// zero padded, eight bytes at a time. Label length bytes are at most 63, below 'A', so
-/// lowercasing every byte leaves them alone.
+/// Copies the `name_len`-byte question name into `name`, ASCII letters lowercased (RFC 4343),
+/// eight bytes at a time, and returns its hash. Label length bytes are at most 63, below 'A', so
+/// lowercasing every byte leaves them alone. Bytes of `name` past the name's last word are left
+/// as they are: nothing reads them.
 #[inline(always)]
 fn copy_name_lowercase(
     msg: &[u8; MAX_QUERY_LEN + 4],
     name_len: usize,
-    key: &mut [u8; MAX_NAME_LEN + 1],
-) {
-    let out = key.as_mut_ptr() as *mut u64;
-    for word in 0..(MAX_NAME_LEN + 1) / 8 {
+    name: &mut [u8; NAME_BUF_LEN],
+) -> u64 {
+    let out = name.as_mut_ptr() as *mut u64;
+    let mut hash = NAME_HASH_SEED;
+    for word in 0..NAME_WORDS {
         let at = word * 8;
-        let value = if at >= name_len {
-            0
-        } else {
-            let src = &msg[HEADER_LEN + at..HEADER_LEN + at + 8];
-            let mut w = u64::from_le_bytes([
-                src[0], src[1], src[2], src[3], src[4], src[5], src[6], src[7],
-            ]);
-            let left = name_len - at;
-            if left < 8 {
-                // Little-endian: the name's bytes are the low ones.
-                w &= (1u64 << (8 * left)) - 1;
-            }
-            lowercase_word(w)
-        };
-        unsafe { out.add(word).write_unaligned(value) };
+        if at >= name_len {
+            break;
+        }
+        let src = &msg[HEADER_LEN + at..HEADER_LEN + at + 8];
+        let mut w = u64::from_le_bytes([
+            src[0], src[1], src[2], src[3], src[4], src[5], src[6], src[7],
+        ]);
+        let left = name_len - at;
+        if left < 8 {
+            // Little-endian: the name's bytes are the low ones.
+            w &= (1u64 << (8 * left)) - 1;
+        }
+        let w = lowercase_word(w);
+        hash = name_hash_word(hash, w);
+        unsafe { out.add(word).write(w) };
     }
+    name_hash_finish(hash, name_len)
 }
 
 /// Lowercases the ASCII letters in eight bytes at once.
