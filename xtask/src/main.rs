@@ -1,5 +1,7 @@
 //! Project automation, run as `cargo xtask <command>`.
 
+mod bench;
+mod demo;
 mod ebpf;
 mod test;
 mod toolchain;
@@ -31,6 +33,18 @@ enum Command {
         /// Build the agent with the release profile.
         #[arg(long)]
         release: bool,
+    },
+    /// Run dns-xdp on the example zone in a two-namespace veth network, show real answers and
+    /// the fast-path counters, and serve until Ctrl-C (needs root).
+    Demo {
+        /// Exit after showing the answers instead of serving.
+        #[arg(long)]
+        once: bool,
+    },
+    /// Run benchmarks (needs root): `xdp` times the fast path through BPF_PROG_TEST_RUN.
+    Bench {
+        #[arg(value_enum, default_value = "xdp")]
+        which: bench::Which,
     },
     /// Check formatting and lints, then run every test (needs root).
     Test {
@@ -74,6 +88,8 @@ fn execute(command: Command) -> Result<()> {
             println!("{}", agent.display());
         }
         Command::Test { args } => test::test(&args)?,
+        Command::Demo { once } => demo::demo(once)?,
+        Command::Bench { which } => bench::bench(which)?,
     }
     Ok(())
 }
