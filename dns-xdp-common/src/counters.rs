@@ -32,15 +32,18 @@ pub enum Counter {
     /// The frame was partly rewritten when a helper failed; it is dropped rather than passed up
     /// half-changed. Never expected: a non-zero count is a bug to report.
     DropRewrite = 12,
+    /// DNS to an address this server does not answer for (see `addresses`).
+    PassNotOurs = 13,
 }
 
-pub const COUNTER_COUNT: usize = 13;
+pub const COUNTER_COUNT: usize = 14;
 
 impl Counter {
     pub const ALL: [Counter; COUNTER_COUNT] = [
         Counter::AnsweredV4,
         Counter::AnsweredV6,
         Counter::PassNotDns,
+        Counter::PassNotOurs,
         Counter::PassIpUnsupported,
         Counter::PassChecksum,
         Counter::PassNotQuery,
@@ -69,6 +72,7 @@ impl Counter {
             Counter::PassTooLong => "pass_too_long",
             Counter::PassInternal => "pass_internal",
             Counter::DropRewrite => "drop_rewrite",
+            Counter::PassNotOurs => "pass_not_ours",
         }
     }
 }

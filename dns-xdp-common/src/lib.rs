@@ -6,6 +6,7 @@
 //! compile time.
 #![no_std]
 
+pub mod addresses;
 pub mod answer;
 pub mod counters;
 pub mod publish;
@@ -20,6 +21,8 @@ pub mod map_names {
     pub const PUBLISH: &str = "dns_publish";
     /// Per-CPU array of `u64` counters indexed by [`crate::counters::Counter`].
     pub const COUNTERS: &str = "dns_counters";
+    /// Hash map: [`crate::addresses::ServedAddr`] → `u32` (1): the addresses we answer for.
+    pub const ADDRESSES: &str = "dns_addresses";
     /// Per-CPU scratch space for the program; not for userspace.
     pub const SCRATCH: &str = "dns_scratch";
 }

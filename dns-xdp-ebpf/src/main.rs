@@ -38,6 +38,9 @@ fn try_dns_xdp(ctx: &XdpContext) -> Result<Counter, Counter> {
     let l3 = parse::eth::parse(ctx)?;
     let mut ip = parse::ip::parse(ctx, l3)?;
     let mut udp = parse::udp::parse(ctx, &ip)?;
+    if !maps::serves(&ip.dst) {
+        return Err(Counter::PassNotOurs);
+    }
     parse::converge(scratch, &mut ip, &mut udp)?;
     let query = parse::dns::parse(ctx, scratch, &ip, &udp)?;
     respond::answer(ctx, &ip, &udp, &query)

@@ -7,6 +7,7 @@ use aya_ebpf::{
     macros::btf_map,
 };
 use dns_xdp_common::{
+    addresses::{ServedAddr, MAX_SERVED_ADDRS},
     answer::{AnswerKey, AnswerValue},
     counters::{Counter, COUNTER_COUNT},
     publish::PublishState,
@@ -30,8 +31,17 @@ pub static PUBLISH: Array<PublishState, 1> = Array::new();
 #[btf_map(name = "dns_counters")]
 pub static COUNTERS: PerCpuArray<u64, COUNTER_COUNT> = PerCpuArray::new();
 
+#[btf_map(name = "dns_addresses")]
+pub static ADDRESSES: HashMap<ServedAddr, u32, MAX_SERVED_ADDRS> = HashMap::new();
+
 #[btf_map(name = "dns_scratch")]
 pub static SCRATCH: PerCpuArray<Scratch, 1> = PerCpuArray::new();
+
+/// Whether `addr` is one of the addresses the server answers for.
+#[inline(always)]
+pub fn serves(addr: &ServedAddr) -> bool {
+    unsafe { ADDRESSES.get(addr) }.is_some()
+}
 
 /// Passes `value` through map memory so the verifier forgets which exact value it was (see
 /// `Scratch::opaque`); the caller bounds it again before use.

@@ -13,6 +13,7 @@ use crate::{
     answers::AnswerSet,
     config::Config,
     dataplane::{Dataplane, XdpAttachMode},
+    local_addrs::served_addresses,
     response::Responder,
     server::Listeners,
     zone::Zone,
@@ -105,6 +106,17 @@ fn start_dataplane(
 ) -> Result<(Dataplane, String)> {
     let capacity = u32::try_from(answers.len()).unwrap_or(u32::MAX / 2);
     let mut dataplane = Dataplane::load(capacity, config.server.edns_payload, Some(pin_dir))?;
+    let served = served_addresses(&config.server.listen)
+        .context("listing this host's addresses for the wildcard listen addresses")?;
+    log::info!(
+        "fast path answers queries to {}",
+        served
+            .iter()
+            .map(|a| a.to_string())
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    dataplane.serve_addresses(served)?;
     // Answers go in before the program is attached, so the first query already hits.
     let generation = dataplane.publish(answers)?;
     let attached = dataplane.attach(interface, mode)?;

@@ -4,6 +4,7 @@
 use std::{
     collections::HashSet,
     fs, io,
+    net::IpAddr,
     path::{Path, PathBuf},
 };
 
@@ -13,6 +14,7 @@ use aya::{
     Ebpf, EbpfLoader,
 };
 use dns_xdp_common::{
+    addresses::{ServedAddr, MAX_SERVED_ADDRS},
     answer::{AnswerKey, AnswerValue},
     counters::{Counter, COUNTER_COUNT},
     map_names, program_names,
@@ -83,6 +85,11 @@ pub enum DataplaneError {
         #[source]
         source: io::Error,
     },
+    #[error(
+        "{0} addresses to answer for, more than the {MAX_SERVED_ADDRS} the fast path holds; \
+         list specific [server] listen addresses"
+    )]
+    TooManyAddresses(usize),
     #[error("{count} answers do not fit the answer map (capacity {capacity})")]
     Capacity { count: usize, capacity: u32 },
 }
@@ -101,6 +108,7 @@ pub enum Attached {
 pub struct Dataplane {
     ebpf: Ebpf,
     answers: HashMap<MapData, AnswerKey, AnswerValue>,
+    addresses: HashMap<MapData, ServedAddr, u32>,
     publish: Array<MapData, PublishState>,
     counters: PerCpuArray<MapData, u64>,
     capacity: u32,
@@ -141,6 +149,11 @@ impl Dataplane {
                 .ok_or(DataplaneError::Missing("answer map"))?,
         )
         .map_err(map_err(map_names::ANSWERS))?;
+        let addresses = HashMap::try_from(
+            ebpf.take_map(map_names::ADDRESSES)
+                .ok_or(DataplaneError::Missing("address map"))?,
+        )
+        .map_err(map_err(map_names::ADDRESSES))?;
         let publish = Array::try_from(
             ebpf.take_map(map_names::PUBLISH)
                 .ok_or(DataplaneError::Missing("publish map"))?,
@@ -154,6 +167,7 @@ impl Dataplane {
         let mut dataplane = Self {
             ebpf,
             answers,
+            addresses,
             publish,
             counters,
             capacity,
@@ -224,6 +238,41 @@ impl Dataplane {
             }
             let _ = fs::remove_dir(&dir);
         }
+    }
+
+    /// Sets the destination addresses the program answers for; queries to any other address
+    /// pass up.
+    pub fn serve_addresses(
+        &mut self,
+        addrs: impl IntoIterator<Item = IpAddr>,
+    ) -> Result<(), DataplaneError> {
+        let wanted: HashSet<ServedAddr> = addrs
+            .into_iter()
+            .map(|addr| match addr {
+                IpAddr::V4(v4) => ServedAddr::v4(v4.octets()),
+                IpAddr::V6(v6) => ServedAddr::v6(v6.octets()),
+            })
+            .collect();
+        if wanted.len() > MAX_SERVED_ADDRS {
+            return Err(DataplaneError::TooManyAddresses(wanted.len()));
+        }
+        for addr in &wanted {
+            self.addresses
+                .insert(addr, 1, 0)
+                .map_err(map_err(map_names::ADDRESSES))?;
+        }
+        let stale: Vec<ServedAddr> = self
+            .addresses
+            .keys()
+            .filter_map(Result::ok)
+            .filter(|a| !wanted.contains(a))
+            .collect();
+        for addr in &stale {
+            self.addresses
+                .remove(addr)
+                .map_err(map_err(map_names::ADDRESSES))?;
+        }
+        Ok(())
     }
 
     /// Publishes a whole answer set: writes it under a new generation, flips the live
@@ -375,7 +424,12 @@ fn pin_maps(ebpf: &Ebpf, dir: &Path) -> Result<PathBuf, DataplaneError> {
 }
 
 /// The maps worth inspecting from outside; the scratch map is the program's own.
-const PINNED_MAPS: [&str; 3] = [map_names::ANSWERS, map_names::PUBLISH, map_names::COUNTERS];
+const PINNED_MAPS: [&str; 4] = [
+    map_names::ANSWERS,
+    map_names::ADDRESSES,
+    map_names::PUBLISH,
+    map_names::COUNTERS,
+];
 
 impl Drop for Dataplane {
     fn drop(&mut self) {

@@ -6,6 +6,7 @@ pub mod answers;
 pub mod config;
 pub mod dataplane;
 pub mod ebpf;
+pub mod local_addrs;
 pub mod response;
 pub mod server;
 pub mod stats;

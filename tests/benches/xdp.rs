@@ -107,6 +107,9 @@ fn main() {
     let zone = Zone::parse(&origin, ZONE, "bench.zone").unwrap();
     let (answers, _) = AnswerSet::from_zones(&[zone]);
     let mut dataplane = Dataplane::load(answers.len() as u32, 1232, None).expect("load");
+    dataplane
+        .serve_addresses(["192.0.2.1".parse().unwrap(), "2001:db8::1".parse().unwrap()])
+        .unwrap();
     dataplane.publish(&answers).unwrap();
     let mut baseline_object = Ebpf::load(dns_xdp_user::ebpf::OBJECT).unwrap();
     let baseline: &mut Xdp = baseline_object

@@ -431,6 +431,18 @@ fn cases() -> Vec<Case> {
         Pass(Counter::PassNotDns),
     ));
 
+    let elsewhere = (v4().0, "198.51.100.7".parse().unwrap());
+    cases.push(case(
+        "query to an address we do not serve (IPv4)",
+        frame(elsewhere, &q("www.example.com.", A)).encode(),
+        Pass(Counter::PassNotOurs),
+    ));
+    let elsewhere = (v6().0, "2001:db8::99".parse().unwrap());
+    cases.push(case(
+        "query to an address we do not serve (IPv6)",
+        frame(elsewhere, &q("v6.example.com.", AAAA)).encode(),
+        Pass(Counter::PassNotOurs),
+    ));
     let mut f = frame(v4(), &q("www.example.com.", A));
     f.dst_port = 5353;
     cases.push(case(
@@ -470,8 +482,14 @@ fn load(zones: Vec<Zone>) -> Dataplane {
     );
     let mut dataplane =
         Dataplane::load(answers.len() as u32, 1232, None).expect("load XDP program");
+    dataplane.serve_addresses(served()).unwrap();
     dataplane.publish(&answers).expect("publish answers");
     dataplane
+}
+
+/// The server addresses of the fixture frames.
+fn served() -> [IpAddr; 2] {
+    [v4().1, v6().1]
 }
 
 #[test]
@@ -652,7 +670,8 @@ fn nothing_passes_before_the_first_publish() {
     if !require_root("nothing_passes_before_the_first_publish") {
         return;
     }
-    let dataplane = Dataplane::load(16, 1232, None).expect("load XDP program");
+    let mut dataplane = Dataplane::load(16, 1232, None).expect("load XDP program");
+    dataplane.serve_addresses(served()).unwrap();
     let frame = frame(v4(), &Query::new("www.example.com.", A)).encode();
     let (action, out) = run(&dataplane, &frame);
     assert_eq!(action, XDP_PASS);
@@ -721,6 +740,7 @@ fn a_hash_collision_passes_up_instead_of_answering_wrong() {
     let mut forged = www.clone();
     forged.name_hash = dns_xdp_common::answer::name_hash(&wwx, len);
     let mut dataplane = Dataplane::load(4, 1232, None).expect("load XDP program");
+    dataplane.serve_addresses(served()).unwrap();
     dataplane
         .publish(&AnswerSet::from_answers(vec![forged]))
         .unwrap();
@@ -733,4 +753,41 @@ fn a_hash_collision_passes_up_instead_of_answering_wrong() {
     );
     assert_eq!(out, frame);
     assert_eq!(dataplane.counters().unwrap().get(Counter::PassMiss), 1);
+}
+
+#[test]
+fn answers_never_exceed_our_advertised_payload() {
+    if !require_root("answers_never_exceed_our_advertised_payload") {
+        return;
+    }
+    let zone = fixture_zone();
+    let (answers, _) = AnswerSet::from_zones(std::slice::from_ref(&zone));
+    let mut dataplane = Dataplane::load(answers.len() as u32, 512, None).expect("load");
+    dataplane.serve_addresses(served()).unwrap();
+    dataplane.publish(&answers).unwrap();
+    let oracle = Responder::new(vec![zone], 512);
+
+    // The client offers 4096 bytes, we advertise 512: the 540-byte answer goes to the fallback,
+    // which truncates it, rather than out of the fast path.
+    let query = Query::new("big.example.com.", A).edns(Opt::new(4096));
+    let frame = frame(v4(), &query).encode();
+    let (action, out) = run(&dataplane, &frame);
+    assert_eq!(action, XDP_PASS);
+    assert_eq!(out, frame);
+    assert_eq!(dataplane.counters().unwrap().get(Counter::PassTooBig), 1);
+    let fallback =
+        Message::from_vec(&oracle.respond(&query.encode(), Transport::Udp).unwrap()).unwrap();
+    assert!(fallback.metadata.truncation);
+    assert_eq!(fallback.edns.unwrap().max_payload(), 512);
+
+    // What fits is answered, with our size in the OPT.
+    let small = frame(
+        v4(),
+        &Query::new("www.example.com.", A).edns(Opt::new(4096)),
+    )
+    .encode();
+    let (action, out) = run(&dataplane, &small);
+    assert_eq!(action, XDP_TX);
+    let reply = Message::from_vec(&parse_reply(&out).unwrap().payload).unwrap();
+    assert_eq!(reply.edns.unwrap().max_payload(), 512);
 }

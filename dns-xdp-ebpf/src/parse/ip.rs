@@ -1,7 +1,7 @@
 //! IPv4 without options or fragmentation, and IPv6 without extension headers, carrying UDP.
 
 use aya_ebpf::programs::XdpContext;
-use dns_xdp_common::counters::Counter;
+use dns_xdp_common::{addresses::ServedAddr, counters::Counter};
 use network_types::ip::{Ipv4Hdr, Ipv6Hdr};
 
 use super::{be16, eth::ETH_P_IPV4, eth::L3, ptr_at};
@@ -17,6 +17,8 @@ pub struct Ip {
     pub l4_offset: usize,
     /// Length of the UDP header and payload, as the IP header states it.
     pub l4_len: usize,
+    /// The destination address, in the form of the address map's keys.
+    pub dst: ServedAddr,
     /// Ones'-complement sum of the source and destination addresses (the same either way round,
     /// so it serves the query's and the answer's pseudo-header).
     pub addr_sum: u64,
@@ -55,6 +57,7 @@ fn parse_v4(ctx: &XdpContext, offset: usize) -> Result<Ip, Counter> {
         offset,
         l4_offset: offset + Ipv4Hdr::LEN,
         l4_len: total - Ipv4Hdr::LEN,
+        dst: ServedAddr::v4(ip.dst_addr),
         addr_sum: csum::sum_bytes4(&ip.src_addr) + csum::sum_bytes4(&ip.dst_addr),
     })
 }
@@ -80,6 +83,7 @@ fn parse_v6(ctx: &XdpContext, offset: usize) -> Result<Ip, Counter> {
         offset,
         l4_offset: offset + Ipv6Hdr::LEN,
         l4_len: payload,
+        dst: ServedAddr::v6(ip.dst_addr),
         addr_sum: csum::sum_bytes16(&ip.src_addr) + csum::sum_bytes16(&ip.dst_addr),
     })
 }
