@@ -770,10 +770,10 @@ fn answers_never_exceed_our_advertised_payload() {
     // The client offers 4096 bytes, we advertise 512: the 540-byte answer goes to the fallback,
     // which truncates it, rather than out of the fast path.
     let query = Query::new("big.example.com.", A).edns(Opt::new(4096));
-    let frame = frame(v4(), &query).encode();
-    let (action, out) = run(&dataplane, &frame);
+    let big = frame(v4(), &query).encode();
+    let (action, out) = run(&dataplane, &big);
     assert_eq!(action, XDP_PASS);
-    assert_eq!(out, frame);
+    assert_eq!(out, big);
     assert_eq!(dataplane.counters().unwrap().get(Counter::PassTooBig), 1);
     let fallback =
         Message::from_vec(&oracle.respond(&query.encode(), Transport::Udp).unwrap()).unwrap();
