@@ -34,9 +34,12 @@ pub enum Counter {
     DropRewrite = 12,
     /// DNS to an address this server does not answer for (see `addresses`).
     PassNotOurs = 13,
+    /// The frame has neither tailroom nor headroom enough to grow into the answer (the
+    /// driver's or veth's buffer is too small).
+    PassNoRoom = 14,
 }
 
-pub const COUNTER_COUNT: usize = 14;
+pub const COUNTER_COUNT: usize = 15;
 
 impl Counter {
     pub const ALL: [Counter; COUNTER_COUNT] = [
@@ -52,6 +55,7 @@ impl Counter {
         Counter::PassMiss,
         Counter::PassTooBig,
         Counter::PassTooLong,
+        Counter::PassNoRoom,
         Counter::PassInternal,
         Counter::DropRewrite,
     ];
@@ -73,6 +77,7 @@ impl Counter {
             Counter::PassInternal => "pass_internal",
             Counter::DropRewrite => "drop_rewrite",
             Counter::PassNotOurs => "pass_not_ours",
+            Counter::PassNoRoom => "pass_no_room",
         }
     }
 }

@@ -162,7 +162,7 @@ fn same_name(value: &AnswerValue, name: &[u8; NAME_BUF_LEN], name_len: usize) ->
 /// Growing at the tail needs tailroom, which a driver or veth may not have (veth gives locally
 /// sent packets only what their allocation happened to leave); then the frame grows into the
 /// headroom XDP always has, and the headers move to the new start. The DNS message after them
-/// must be rewritten by the caller when this returns true. `PassInternal` means the frame is
+/// must be rewritten by the caller when this returns true. `PassNoRoom` means the frame is
 /// unchanged.
 #[inline(always)]
 fn resize(
@@ -176,7 +176,7 @@ fn resize(
         return Ok(false);
     }
     if delta < 0 || unsafe { bpf_xdp_adjust_head(ctx.ctx, -delta as i32) } != 0 {
-        return Err(Counter::PassInternal);
+        return Err(Counter::PassNoRoom);
     }
     let headers = unsafe { &mut (*scratch).headers };
     let len = (dns_offset as u32) & 0x7F;
