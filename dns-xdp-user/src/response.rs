@@ -4,12 +4,19 @@
 //! against, so for A and AAAA it must produce exactly what the fast path does: minimal
 //! responses, the question echoed byte for byte, answers owned by the client's spelling of the
 //! name, and an OPT record without options.
+//!
+//! Everything else follows RFC 1034 §4.3.2 the way Knot DNS 3.2 does by default, so operators
+//! can compare the two answer for answer: CNAME chains are followed (at most `MAX_CNAMES`,
+//! loops stopped) — unlike Knot, also into the other zones we serve, as NSD does; wildcards are
+//! expanded at the closest encloser (RFC 4592); names at or below a zone cut get a referral
+//! with glue; ANY gets one RRset (RFC 8482); NS, MX and SRV answers carry their targets'
+//! addresses in the additional section, and positive answers no NS RRset in the authority.
 
 use hickory_proto::op::{Edns, Header, Message, MessageType, OpCode, Query, ResponseCode};
 use hickory_proto::rr::{DNSClass, Name, RData, Record, RecordType};
 use hickory_proto::serialize::binary::{BinDecodable, BinDecoder, DecodeError};
 
-use crate::zone::{RrSet, Zone};
+use crate::zone::{Lookup, RrSet, Zone};
 
 /// EDNS payload size we advertise: the DNS Flag Day 2020 value, which avoids IP fragmentation.
 pub const DEFAULT_EDNS_PAYLOAD: u16 = 1232;
@@ -58,19 +65,20 @@ impl Responder {
                         response.add_query(question);
                     }
                 }
-                return self.encode(response, None, transport);
+                return self.encode(response, Vec::new(), None, transport);
             }
         };
 
         // RFC 6891 §7: a query with OPT gets an OPT back, whatever the outcome.
         let client_payload = request.edns.as_ref().map(Edns::max_payload);
-        if request.edns.is_some() {
-            response.set_edns(self.our_edns());
+        if let Some(edns) = &request.edns {
+            response.set_edns(self.our_edns(edns.flags().dnssec_ok));
         }
         if let [question] = request.queries.as_slice() {
             response.add_query(question.clone());
         }
 
+        let mut optional = Vec::new();
         if request.edns.as_ref().is_some_and(|edns| edns.version() > 0) {
             // RFC 6891 §6.1.3: we only speak EDNS version 0.
             response.metadata.response_code = ResponseCode::BADVERS;
@@ -79,13 +87,15 @@ impl Responder {
         } else if request.queries.len() != 1 {
             response.metadata.response_code = ResponseCode::FormErr;
         } else {
-            self.answer(&mut response, &request.queries[0]);
+            optional = self.answer(&mut response, &request.queries[0]);
         }
-        self.encode(response, client_payload, transport)
+        self.encode(response, optional, client_payload, transport)
     }
 
-    /// Fills in the answer to a well-formed standard query.
-    fn answer(&self, response: &mut Message, question: &Query) {
+    /// Fills in the answer to a well-formed standard query, as RFC 1034 §4.3.2 lays it out and
+    /// Knot DNS 3.2 implements it. Returns the optional additional RRsets, which `encode` adds
+    /// only as far as they fit (RFC 2181 §9).
+    fn answer(&self, response: &mut Message, question: &Query) -> Vec<Vec<Record>> {
         let qname = question.name();
         let qtype = question.query_type();
         if !matches!(question.query_class(), DNSClass::IN | DNSClass::ANY)
@@ -93,70 +103,169 @@ impl Responder {
             || matches!(qtype, RecordType::AXFR | RecordType::IXFR)
         {
             response.metadata.response_code = ResponseCode::Refused;
-            return;
+            return Vec::new();
         }
-        let Some(zone) = self.zone_for(qname) else {
+        let Some(zone) = self.zone_for(qname, qtype) else {
             response.metadata.response_code = ResponseCode::Refused;
-            return;
+            return Vec::new();
         };
-        response.metadata.authoritative = true;
 
-        let at_name = zone.rrsets_at(qname);
-        let answer: Vec<&RrSet> = if qtype == RecordType::ANY {
-            at_name.iter().collect()
-        } else {
-            // Without CNAME chasing, a CNAME at the name is the whole answer for other types.
-            at_name
-                .iter()
-                .find(|set| set.rtype == qtype)
-                .or_else(|| at_name.iter().find(|set| set.rtype == RecordType::CNAME))
-                .into_iter()
-                .collect()
-        };
-        if !answer.is_empty() {
-            // The client's spelling of the name, so the answer compresses to the question.
-            for set in answer {
-                response.add_answers(set.records(qname));
+        let mut answer = Vec::new();
+        let outcome = self.resolve(zone, qname, qtype, &mut answer);
+        // RFC 1034 §4.3.2 step 3b: a referral is not authoritative. RFC 6604 §3: AA reflects
+        // the first owner name, so a CNAME chain that ends in a referral keeps it (as Knot and
+        // NSD do).
+        response.metadata.authoritative =
+            !(answer.is_empty() && matches!(outcome, Outcome::Referral { .. }));
+        let mut authority = Vec::new();
+        match outcome {
+            Outcome::Answer => {}
+            Outcome::NoData(zone) => authority.push(negative_soa(zone)),
+            Outcome::NxDomain(zone) => {
+                // RFC 6604 §2.1: after a CNAME chain, the RCODE is about its last name.
+                response.metadata.response_code = ResponseCode::NXDomain;
+                authority.push(negative_soa(zone));
             }
-            return;
+            Outcome::Referral { zone, ns } => authority.push(Placed {
+                owner: ns.name.clone(),
+                set: ns,
+                zone,
+                ttl: ns.ttl,
+            }),
         }
+        let referral = matches!(outcome, Outcome::Referral { .. });
+        let (required, optional) = additional(&answer, &authority, referral);
 
-        // RFC 2308 §3: negative answers carry the SOA, with the negative-caching TTL.
-        if !zone.name_exists(qname) {
-            response.metadata.response_code = ResponseCode::NXDomain;
-        }
-        let soa = zone.soa();
-        let ttl = match soa.rdata.first() {
-            Some(RData::SOA(fields)) => soa.ttl.min(fields.minimum),
-            _ => soa.ttl,
-        };
-        response.add_authorities(
-            soa.rdata
-                .iter()
-                .map(|rdata| Record::from_rdata(soa.name.clone(), ttl, rdata.clone())),
-        );
-    }
-
-    /// The most specific zone containing `name`.
-    fn zone_for(&self, name: &Name) -> Option<&Zone> {
-        self.zones
+        response.add_answers(answer.iter().flat_map(Placed::records));
+        response.add_authorities(authority.iter().flat_map(Placed::records));
+        response.add_additionals(required.iter().flat_map(Placed::records));
+        optional
             .iter()
-            .filter(|zone| zone.contains(name))
-            .max_by_key(|zone| zone.origin().iter().len())
+            .map(|placed| placed.records().collect())
+            .collect()
     }
 
-    fn our_edns(&self) -> Edns {
-        // Version 0, DO clear (nothing is signed yet) and no options: EDNS options in the query,
-        // DNS COOKIE included, are ignored as RFC 7873 §5.2 allows a server without cookies to.
+    /// Follows `qname` through our zones, appending answer RRsets to `answer`, and says how
+    /// the search ended.
+    fn resolve<'z>(
+        &'z self,
+        mut zone: &'z Zone,
+        qname: &Name,
+        qtype: RecordType,
+        answer: &mut Vec<Placed<'z>>,
+    ) -> Outcome<'z> {
+        // The name being looked up, spelled as asked: by the client, then by each CNAME. The
+        // answer's owner names take this spelling, so the first compresses to the question.
+        let mut name = qname.clone();
+        loop {
+            // RFC 1034 §4.3.2 step 3b: at or below a cut, refer — except for DS at the cut,
+            // which lives in the parent (RFC 4035 §3.1.4.1) and is answered from here.
+            if let Some(ns) = zone.delegation(&name) {
+                if !(qtype == RecordType::DS && ns.name == name) {
+                    return Outcome::Referral { zone, ns };
+                }
+            }
+            let rrsets = match zone.find(&name) {
+                Lookup::Exact(rrsets) => rrsets,
+                Lookup::Wildcard(rrsets) => {
+                    // RFC 4592 §4.2 leaves NS at a wildcard undefined; like Knot DNS, treat
+                    // the wildcard as the cut it looks like.
+                    if let Some(ns) = rrsets.iter().find(|set| set.rtype == RecordType::NS) {
+                        return Outcome::Referral { zone, ns };
+                    }
+                    // RFC 4592 §3.3.1: synthesized with the name looked up as owner.
+                    rrsets
+                }
+                Lookup::NxDomain => return Outcome::NxDomain(zone),
+            };
+
+            let cname = rrsets.iter().find(|set| set.rtype == RecordType::CNAME);
+            if let Some(cname) = cname.filter(|_| follows_cnames(qtype)) {
+                // RFC 1034 §3.6.2: the CNAME goes in the answer, then its target is looked
+                // up, as long as it is in our zones (RFC 1034 §4.3.2 step 3a). Knot DNS
+                // stops after MAX_CNAMES, and so do we.
+                if answer.len() == MAX_CNAMES {
+                    return Outcome::Answer;
+                }
+                answer.push(Placed {
+                    owner: name,
+                    set: cname,
+                    zone,
+                    ttl: cname.ttl,
+                });
+                let Some(RData::CNAME(target)) = cname.rdata.first() else {
+                    return Outcome::Answer;
+                };
+                // A name met before means a loop (RFC 1034 §3.6.2 asks servers to detect
+                // them): every CNAME of it is already in the answer, so it is complete.
+                if answer.iter().any(|placed| placed.owner == target.0) {
+                    return Outcome::Answer;
+                }
+                // A target outside our zones is the resolver's to chase.
+                let Some(next) = self.zone_for(&target.0, qtype) else {
+                    return Outcome::Answer;
+                };
+                zone = next;
+                name = target.0.clone();
+                continue;
+            }
+
+            let found = if qtype == RecordType::ANY {
+                // RFC 8482 §4.1: answer ANY with one RRset, over every transport. Knot DNS
+                // 3.2 sends the first in type-code order (`node_rrset_at(node, 0)`), as here.
+                rrsets.first()
+            } else {
+                rrsets.iter().find(|set| set.rtype == qtype)
+            };
+            return match found {
+                Some(set) => {
+                    answer.push(Placed {
+                        owner: name,
+                        set,
+                        zone,
+                        ttl: set.ttl,
+                    });
+                    Outcome::Answer
+                }
+                None => Outcome::NoData(zone),
+            };
+        }
+    }
+
+    /// The most specific zone containing `name`. DS records live on the parent side of a zone
+    /// cut (RFC 4035 §3.1.4.1), so for DS the zone of the parent name is preferred, which
+    /// answers DS at the apex of a child zone we also serve from its parent, as Knot does.
+    fn zone_for(&self, name: &Name, qtype: RecordType) -> Option<&Zone> {
+        let most_specific = |name: &Name| {
+            self.zones
+                .iter()
+                .filter(|zone| zone.contains(name))
+                .max_by_key(|zone| zone.origin().iter().len())
+        };
+        if qtype == RecordType::DS && !name.is_root() {
+            if let Some(zone) = most_specific(&name.base_name()) {
+                return Some(zone);
+            }
+        }
+        most_specific(name)
+    }
+
+    fn our_edns(&self, dnssec_ok: bool) -> Edns {
+        // Version 0, DO copied from the query (RFC 3225 §3: it MUST be, signed data or not) and
+        // no options: EDNS options in the query, DNS COOKIE included, are ignored as RFC 7873
+        // §5.2 allows a server without cookies to.
         let mut edns = Edns::new();
-        edns.set_max_payload(self.edns_payload);
+        edns.set_max_payload(self.edns_payload)
+            .set_dnssec_ok(dnssec_ok);
         edns
     }
 
-    /// Serializes `response`, truncating it to what the client accepts over `transport`.
+    /// Serializes `response`, truncating it to what the client accepts over `transport`, then
+    /// adds the `optional` additional RRsets that still fit.
     fn encode(
         &self,
         mut response: Message,
+        optional: Vec<Vec<Record>>,
         client_payload: Option<u16>,
         transport: Transport,
     ) -> Option<Vec<u8>> {
@@ -173,17 +282,173 @@ impl Responder {
             Transport::Tcp => usize::from(u16::MAX),
         };
         let bytes = to_vec(&response)?;
-        if bytes.len() <= limit {
+        if bytes.len() > limit {
+            // RFC 2181 §9: drop whole sections rather than send a partial RRset; the client
+            // retries over TCP. The question and OPT stay.
+            response.answers.clear();
+            response.authorities.clear();
+            response.additionals.clear();
+            response.metadata.truncation = true;
+            return to_vec(&response);
+        }
+        if optional.is_empty() {
             return Some(bytes);
         }
-        // RFC 2181 §9: drop whole sections rather than send a partial RRset; the client retries
-        // over TCP. The question and OPT stay.
-        response.answers.clear();
-        response.authorities.clear();
-        response.additionals.clear();
-        response.metadata.truncation = true;
-        to_vec(&response)
+        // RFC 2181 §9: data the client did not ask for never sets TC. Like Knot DNS, add each
+        // RRset in order if it fits and skip it if not.
+        let required = response.additionals.len();
+        response
+            .additionals
+            .extend(optional.iter().flatten().cloned());
+        match to_vec(&response) {
+            Some(all) if all.len() <= limit => return Some(all),
+            _ => response.additionals.truncate(required),
+        }
+        let mut best = bytes;
+        for rrset in optional {
+            let before = response.additionals.len();
+            response.additionals.extend(rrset);
+            match to_vec(&response) {
+                Some(bigger) if bigger.len() <= limit => best = bigger,
+                _ => response.additionals.truncate(before),
+            }
+        }
+        Some(best)
     }
+}
+
+/// How many CNAMEs one answer follows: Knot DNS 3.2's `CNAME_CHAIN_MAX`, lowered from 20 in
+/// 2021 to limit amplification; resolvers re-query from where the chain stops.
+const MAX_CNAMES: usize = 5;
+
+/// How the search for an answer ended; decides the authority section and the header.
+enum Outcome<'z> {
+    /// Positive: the RRset asked for, or a CNAME chain that stops (leaves our zones, loops, or
+    /// reaches `MAX_CNAMES`) before it.
+    Answer,
+    /// The last name exists without the type asked for (RFC 2308 §2.2).
+    NoData(&'z Zone),
+    /// The last name does not exist (RFC 2308 §2.1).
+    NxDomain(&'z Zone),
+    /// The last name is at or below a zone cut whose NS RRset is `ns`.
+    Referral { zone: &'z Zone, ns: &'z RrSet },
+}
+
+/// An RRset as it goes into the response: under `owner` (the name as asked, for answers), with
+/// `ttl`, and from `zone`, where additional-section processing looks up its targets.
+struct Placed<'z> {
+    owner: Name,
+    set: &'z RrSet,
+    zone: &'z Zone,
+    ttl: u32,
+}
+
+impl Placed<'_> {
+    fn records(&self) -> impl Iterator<Item = Record> + '_ {
+        self.set
+            .rdata
+            .iter()
+            .map(|rdata| Record::from_rdata(self.owner.clone(), self.ttl, rdata.clone()))
+    }
+
+    fn is(&self, owner: &Name, rtype: RecordType) -> bool {
+        self.set.rtype == rtype && self.owner == *owner
+    }
+}
+
+/// RFC 1034 §3.6.2: a CNAME is followed for any type but CNAME itself and ANY; like Knot DNS,
+/// also not for the DNSSEC types that may sit beside a CNAME (RFC 4035 §2.5).
+fn follows_cnames(qtype: RecordType) -> bool {
+    !matches!(
+        qtype,
+        RecordType::CNAME | RecordType::ANY | RecordType::RRSIG | RecordType::NSEC
+    )
+}
+
+/// RFC 2308 §3: negative answers carry the zone's SOA with the negative-caching TTL, the lower
+/// of its TTL and its MINIMUM field.
+fn negative_soa(zone: &Zone) -> Placed<'_> {
+    let soa = zone.soa();
+    let ttl = match soa.rdata.first() {
+        Some(RData::SOA(fields)) => soa.ttl.min(fields.minimum),
+        _ => soa.ttl,
+    };
+    Placed {
+        owner: soa.name.clone(),
+        set: soa,
+        zone,
+        ttl,
+    }
+}
+
+/// Additional-section processing as Knot DNS 3.2 does it by default (RFC 1034 §3.7, RFC 1035
+/// §3.3.9 and §3.3.11, RFC 2782): for each NS, MX and SRV RRset in the answer and authority
+/// sections, the A and then AAAA RRsets of each target its zone holds — exactly, or from a
+/// wildcard (owned by the target); below a zone cut only exact glue. Each RRset at most once.
+/// In-domain glue (RFC 9471: the NS target is at or below the NS owner, under a cut) comes
+/// first; in a referral it is required, so `encode` truncates rather than leave it out. All
+/// else is optional. A and AAAA answers have no additional targets: they stay minimal.
+fn additional<'z>(
+    answer: &[Placed<'z>],
+    authority: &[Placed<'z>],
+    referral: bool,
+) -> (Vec<Placed<'z>>, Vec<Placed<'z>>) {
+    let mut required: Vec<Placed<'z>> = Vec::new();
+    let mut optional: Vec<Placed<'z>> = Vec::new();
+    for placed in answer.iter().chain(authority) {
+        let zone = placed.zone;
+        let mut glue = Vec::new();
+        let mut others = Vec::new();
+        for rdata in &placed.set.rdata {
+            let target = match rdata {
+                RData::NS(ns) => &ns.0,
+                RData::MX(mx) => &mx.exchange,
+                RData::SRV(srv) => &srv.target,
+                _ => continue,
+            };
+            // "." means no service (RFC 2782, RFC 7505); nothing to look up outside the zone.
+            if target.is_root() || !zone.contains(target) {
+                continue;
+            }
+            if zone.delegation(target).is_some() {
+                let in_domain =
+                    placed.set.rtype == RecordType::NS && placed.set.name.zone_of(target);
+                let group = if in_domain { &mut glue } else { &mut others };
+                group.push((target, zone.rrsets_at(target)));
+            } else if let Lookup::Exact(rrsets) | Lookup::Wildcard(rrsets) = zone.find(target) {
+                others.push((target, rrsets));
+            }
+        }
+        let glue_is_required = referral && placed.set.rtype == RecordType::NS;
+        for (i, (target, rrsets)) in glue.iter().chain(&others).enumerate() {
+            for rtype in [RecordType::A, RecordType::AAAA] {
+                let Some(set) = rrsets.iter().find(|set| set.rtype == rtype) else {
+                    continue;
+                };
+                let seen = answer
+                    .iter()
+                    .chain(authority)
+                    .chain(&required)
+                    .chain(&optional)
+                    .any(|other| other.is(target, rtype));
+                if seen {
+                    continue;
+                }
+                let placed = Placed {
+                    owner: (*target).clone(),
+                    set,
+                    zone,
+                    ttl: set.ttl,
+                };
+                if glue_is_required && i < glue.len() {
+                    required.push(placed);
+                } else {
+                    optional.push(placed);
+                }
+            }
+        }
+    }
+    (required, optional)
 }
 
 fn to_vec(message: &Message) -> Option<Vec<u8>> {
@@ -226,9 +491,8 @@ fn opt_owners_are_root(query: &[u8]) -> Result<bool, DecodeError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use hickory_proto::op::EdnsFlags;
     use hickory_proto::rr::rdata::opt::EdnsOption;
-    use hickory_proto::rr::rdata::{A, AAAA, CNAME, SOA};
+    use hickory_proto::rr::rdata::{A, AAAA, SOA};
     use std::net::Ipv4Addr;
 
     const ZONE: &str = "\
@@ -441,33 +705,25 @@ a.b    TXT   \"below an empty non-terminal\"
     }
 
     #[test]
-    fn cname_is_the_answer_for_other_types() {
-        let m = udp(&query("Alias.example.com.", RecordType::A));
+    fn rfc1034_3_6_2_cname_answer_then_its_target() {
+        let (bytes, m) = ask(
+            &responder(),
+            &query("Alias.example.com.", RecordType::A),
+            Transport::Udp,
+        );
         assert_authoritative(&m, ResponseCode::NoError);
-        assert_eq!(m.answers.len(), 1);
-        assert!(m.answers[0].name.eq_case(&n("Alias.example.com.")));
         assert_eq!(
-            m.answers[0].data,
-            RData::CNAME(CNAME(n("www.example.com.")))
+            lines(&m.answers),
+            [
+                "Alias.example.com. 3600 CNAME www.example.com.",
+                "www.example.com. 3600 A 192.0.2.1",
+            ]
         );
-    }
-
-    #[test]
-    fn any_returns_every_rrset_at_the_name() {
-        let m = udp(&query("www.example.com.", RecordType::ANY));
-        assert_authoritative(&m, ResponseCode::NoError);
-        let types: Vec<RecordType> = m.answers.iter().map(Record::record_type).collect();
-        assert_eq!(types, [RecordType::A, RecordType::AAAA]);
-        assert_negative(
-            &udp(&query("b.example.com.", RecordType::ANY)),
-            ResponseCode::NoError,
-            300,
-        );
-        assert_negative(
-            &udp(&query("no.example.com.", RecordType::ANY)),
-            ResponseCode::NXDomain,
-            300,
-        );
+        assert!(m.authorities.is_empty() && m.additionals.is_empty());
+        // The CNAME's owner is the question's name (0xC00C), and the target's records point
+        // at the name in the CNAME's RDATA.
+        let q_len = query("Alias.example.com.", RecordType::A).len();
+        assert_eq!(&bytes[q_len..q_len + 2], &[0xc0, 0x0c]);
     }
 
     #[test]
@@ -598,7 +854,7 @@ a.b    TXT   \"below an empty non-terminal\"
     }
 
     #[test]
-    fn edns_response_has_our_payload_version_0_no_do_no_options() {
+    fn edns_response_has_our_payload_version_0_do_copied_no_options() {
         let mut m = query_message("www.example.com.", RecordType::A);
         let mut edns = Edns::new();
         edns.set_max_payload(4096).set_dnssec_ok(true);
@@ -613,7 +869,7 @@ a.b    TXT   \"below an empty non-terminal\"
         let edns = r.edns.as_ref().expect("OPT in the response");
         assert_eq!(edns.max_payload(), DEFAULT_EDNS_PAYLOAD);
         assert_eq!(edns.version(), 0);
-        assert_eq!(*edns.flags(), EdnsFlags::default(), "DO clear");
+        assert!(edns.flags().dnssec_ok, "RFC 3225 §3: DO copied");
         assert!(edns.options().as_ref().is_empty());
         assert_eq!(r.additionals.len(), 0);
     }
@@ -692,5 +948,699 @@ a.b    TXT   \"below an empty non-terminal\"
             m.answers[0].ttl, 3600,
             "the SOA TTL rule is for negative answers only"
         );
+    }
+    /// Each record as "owner TTL TYPE RDATA", the owner with its case.
+    fn lines(records: &[Record]) -> Vec<String> {
+        records
+            .iter()
+            .map(|r| format!("{} {} {} {}", r.name, r.ttl, r.record_type(), r.data))
+            .collect()
+    }
+
+    fn zone(origin: &str, text: &str) -> Zone {
+        Zone::parse(&n(origin), text, origin).unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    fn ask_udp(r: &Responder, name: &str, qtype: RecordType) -> Message {
+        ask(r, &query(name, qtype), Transport::Udp).1
+    }
+
+    /// Chains, delegations and additional-section data, next to a second zone we serve.
+    const CHAINS: &str = "\
+$TTL 3600
+@          SOA   ns1 hostmaster 1 7200 900 1209600 300
+@          NS    ns1
+ns1        A     192.0.2.53
+ns1        AAAA  2001:db8::53
+www        A     192.0.2.1
+www        AAAA  2001:db8::1
+txt        TXT   hello
+one        CNAME two
+two        CNAME Www
+loop1      CNAME loop2
+loop2      CNAME loop1
+self       CNAME self
+dangling   CNAME nothing
+nodata     CNAME www
+out        CNAME www.example.net.
+other      CNAME www.other.test.
+otherx     CNAME nope.other.test.
+deleg      CNAME host.sub
+c1         CNAME c2
+c2         CNAME c3
+c3         CNAME c4
+c4         CNAME c5
+c5         CNAME c6
+c6         CNAME c7
+c7         A     192.0.2.7
+sub        NS    ns.sub
+sub        NS    ns.sibling
+sub        NS    ns.elsewhere.net.
+ns.sub     A     192.0.2.100
+ns.sub     AAAA  2001:db8::100
+sibling    NS    ns.sibling
+ns.sibling A     192.0.2.200
+mail       MX    10 mx1
+mail       MX    20 www.example.net.
+mail       MX    30 mx.wild
+mail       MX    40 ns.sub
+dup        MX    10 mx1
+dup        MX    20 MX1
+mx1        A     192.0.2.25
+*.wild     A     192.0.2.99
+_sip._udp  SRV   0 5 5060 www
+null       MX    0 .
+";
+
+    const OTHER: &str = "\
+$TTL 60
+@    SOA   ns hm 7 7200 900 1209600 30
+@    NS    ns.example.com.
+www  A     198.51.100.1
+";
+
+    fn chains() -> Responder {
+        Responder::new(
+            vec![zone("example.com.", CHAINS), zone("other.test.", OTHER)],
+            DEFAULT_EDNS_PAYLOAD,
+        )
+    }
+
+    const SOA_LINE: &str =
+        "example.com. 300 SOA ns1.example.com. hostmaster.example.com. 1 7200 900 1209600 300";
+
+    #[test]
+    fn rfc1034_4_3_2_cname_chain() {
+        let m = ask_udp(&chains(), "One.Example.com.", RecordType::A);
+        assert_authoritative(&m, ResponseCode::NoError);
+        // Every owner is the name as it was asked for: by the client, then by each CNAME.
+        assert_eq!(
+            lines(&m.answers),
+            [
+                "One.Example.com. 3600 CNAME two.example.com.",
+                "two.example.com. 3600 CNAME Www.example.com.",
+                "Www.example.com. 3600 A 192.0.2.1",
+            ]
+        );
+        assert!(m.authorities.is_empty() && m.additionals.is_empty());
+        // A CNAME query gets the CNAME alone.
+        let m = ask_udp(&chains(), "one.example.com.", RecordType::CNAME);
+        assert_eq!(
+            lines(&m.answers),
+            ["one.example.com. 3600 CNAME two.example.com."]
+        );
+    }
+
+    #[test]
+    fn rfc1034_4_3_2_cname_chain_into_another_zone_we_serve() {
+        let m = ask_udp(&chains(), "other.example.com.", RecordType::A);
+        assert_authoritative(&m, ResponseCode::NoError);
+        assert_eq!(
+            lines(&m.answers),
+            [
+                "other.example.com. 3600 CNAME www.other.test.",
+                "www.other.test. 60 A 198.51.100.1",
+            ]
+        );
+        assert!(m.authorities.is_empty());
+    }
+
+    #[test]
+    fn rfc1034_4_3_2_cname_chain_stops_where_our_zones_end() {
+        let m = ask_udp(&chains(), "out.example.com.", RecordType::A);
+        assert_authoritative(&m, ResponseCode::NoError);
+        assert_eq!(
+            lines(&m.answers),
+            ["out.example.com. 3600 CNAME www.example.net."]
+        );
+        assert!(m.authorities.is_empty() && m.additionals.is_empty());
+    }
+
+    #[test]
+    fn rfc1034_3_6_2_cname_loops_are_detected() {
+        let m = ask_udp(&chains(), "loop1.example.com.", RecordType::A);
+        assert_authoritative(&m, ResponseCode::NoError);
+        assert_eq!(
+            lines(&m.answers),
+            [
+                "loop1.example.com. 3600 CNAME loop2.example.com.",
+                "loop2.example.com. 3600 CNAME loop1.example.com.",
+            ]
+        );
+        let m = ask_udp(&chains(), "SELF.example.com.", RecordType::AAAA);
+        assert_authoritative(&m, ResponseCode::NoError);
+        assert_eq!(
+            lines(&m.answers),
+            ["SELF.example.com. 3600 CNAME self.example.com."]
+        );
+        assert!(m.authorities.is_empty());
+    }
+
+    #[test]
+    fn cname_chain_length_is_limited_like_knot() {
+        // c1 → … → c7 → A: Knot DNS 3.2 (CNAME_CHAIN_MAX 5) sends five CNAMEs and stops.
+        let m = ask_udp(&chains(), "c1.example.com.", RecordType::A);
+        assert_authoritative(&m, ResponseCode::NoError);
+        let types: Vec<RecordType> = m.answers.iter().map(Record::record_type).collect();
+        assert_eq!(types, [RecordType::CNAME; MAX_CNAMES]);
+        assert_eq!(m.answers[4].name, n("c5.example.com."));
+        assert!(m.authorities.is_empty());
+        // Five links are followed to the end.
+        let m = ask_udp(&chains(), "c2.example.com.", RecordType::A);
+        assert_eq!(m.answers.len(), 6);
+        assert_eq!(m.answers[5].data, RData::A(A(Ipv4Addr::new(192, 0, 2, 7))));
+    }
+
+    #[test]
+    fn rfc6604_2_1_rcode_reflects_the_last_name_of_the_chain() {
+        let m = ask_udp(&chains(), "dangling.example.com.", RecordType::A);
+        assert_authoritative(&m, ResponseCode::NXDomain);
+        assert_eq!(
+            lines(&m.answers),
+            ["dangling.example.com. 3600 CNAME nothing.example.com."]
+        );
+        assert_eq!(lines(&m.authorities), [SOA_LINE]);
+        // In another zone we serve: that zone's SOA.
+        let m = ask_udp(&chains(), "otherx.example.com.", RecordType::A);
+        assert_authoritative(&m, ResponseCode::NXDomain);
+        assert_eq!(m.answers.len(), 1);
+        assert_eq!(
+            lines(&m.authorities),
+            ["other.test. 30 SOA ns.other.test. hm.other.test. 7 7200 900 1209600 30"]
+        );
+    }
+
+    #[test]
+    fn rfc2308_2_2_nodata_at_the_end_of_a_chain() {
+        let m = ask_udp(&chains(), "nodata.example.com.", RecordType::TXT);
+        assert_authoritative(&m, ResponseCode::NoError);
+        assert_eq!(
+            lines(&m.answers),
+            ["nodata.example.com. 3600 CNAME www.example.com."]
+        );
+        assert_eq!(lines(&m.authorities), [SOA_LINE]);
+        assert!(m.additionals.is_empty());
+    }
+
+    #[test]
+    fn rfc6604_3_aa_follows_the_first_owner_when_a_chain_ends_in_a_referral() {
+        let m = ask_udp(&chains(), "deleg.example.com.", RecordType::A);
+        assert_authoritative(&m, ResponseCode::NoError);
+        assert_eq!(
+            lines(&m.answers),
+            ["deleg.example.com. 3600 CNAME host.sub.example.com."]
+        );
+        assert_eq!(m.authorities.len(), 3);
+        assert!(m
+            .authorities
+            .iter()
+            .all(|r| r.record_type() == RecordType::NS));
+        assert_eq!(m.additionals.len(), 3, "glue: {:?}", lines(&m.additionals));
+    }
+
+    fn assert_referral(m: &Message) {
+        assert_eq!(m.metadata.response_code, ResponseCode::NoError);
+        assert!(!m.metadata.authoritative, "a referral is not authoritative");
+        assert!(m.answers.is_empty(), "{:?}", lines(&m.answers));
+        assert_eq!(
+            lines(&m.authorities),
+            [
+                "sub.example.com. 3600 NS ns.sub.example.com.",
+                "sub.example.com. 3600 NS ns.sibling.example.com.",
+                "sub.example.com. 3600 NS ns.elsewhere.net.",
+            ]
+        );
+        // In-domain glue first, then sibling glue; nothing for the name server elsewhere.
+        assert_eq!(
+            lines(&m.additionals),
+            [
+                "ns.sub.example.com. 3600 A 192.0.2.100",
+                "ns.sub.example.com. 3600 AAAA 2001:db8::100",
+                "ns.sibling.example.com. 3600 A 192.0.2.200",
+            ]
+        );
+    }
+
+    #[test]
+    fn rfc1034_4_3_2_referral_at_and_below_a_zone_cut() {
+        let r = chains();
+        for (name, qtype) in [
+            ("host.sub.example.com.", RecordType::A),
+            ("a.b.sub.example.com.", RecordType::MX),
+            ("sub.example.com.", RecordType::NS),
+            ("sub.example.com.", RecordType::A),
+            ("sub.example.com.", RecordType::ANY),
+            ("sub.example.com.", RecordType::SOA),
+            // Glue is not authoritative data: the child answers for it.
+            ("ns.sub.example.com.", RecordType::A),
+            ("ns.sub.example.com.", RecordType::AAAA),
+            // DS below the cut is the child's business too.
+            ("x.sub.example.com.", RecordType::DS),
+        ] {
+            let m = ask_udp(&r, name, qtype);
+            assert_eq!(m.queries.len(), 1);
+            assert_referral(&m);
+        }
+        // Over TCP too.
+        let (_, m) = ask(
+            &r,
+            &query("host.sub.example.com.", RecordType::A),
+            Transport::Tcp,
+        );
+        assert_referral(&m);
+    }
+
+    #[test]
+    fn rfc4035_3_1_4_1_ds_at_the_cut_is_answered_by_the_parent() {
+        // No DS here (nothing is signed yet): NODATA, authoritatively, with the parent's SOA.
+        let m = ask_udp(&chains(), "sub.example.com.", RecordType::DS);
+        assert_negative(&m, ResponseCode::NoError, 300);
+        // With a DS RRset, the parent answers it; with the child zone loaded too, DS at its
+        // apex still comes from the parent (as Knot DNS picks the zone for DS).
+        let digest = "ab".repeat(32);
+        let parent = zone(
+            "example.com.",
+            &format!(
+                "$TTL 3600\n@ SOA ns1 hm 1 2 3 4 300\n@ NS ns1\nns1 A 192.0.2.53\n\
+                 sub NS ns1.sub\nns1.sub A 192.0.2.54\nsub DS \\# 36 30390802{digest}\n"
+            ),
+        );
+        let child = zone(
+            "sub.example.com.",
+            "$TTL 60\n@ SOA ns1 hm 9 2 3 4 60\n@ NS ns1\nns1 A 192.0.2.54\n",
+        );
+        for zones in [vec![parent.clone()], vec![parent, child]] {
+            let r = Responder::new(zones, DEFAULT_EDNS_PAYLOAD);
+            let m = ask_udp(&r, "Sub.example.com.", RecordType::DS);
+            assert_authoritative(&m, ResponseCode::NoError);
+            assert_eq!(m.answers.len(), 1);
+            assert_eq!(m.answers[0].record_type(), RecordType::DS);
+            assert!(m.answers[0].name.eq_case(&n("Sub.example.com.")));
+            assert!(m.authorities.is_empty());
+        }
+        let r = Responder::new(
+            vec![
+                zone(
+                    "sub.example.com.",
+                    "@ 60 SOA ns1 hm 9 2 3 4 60\n@ 60 NS ns1\n",
+                ),
+                example_zone(),
+            ],
+            DEFAULT_EDNS_PAYLOAD,
+        );
+        // The child answers everything else at its apex.
+        let m = ask_udp(&r, "sub.example.com.", RecordType::SOA);
+        assert_authoritative(&m, ResponseCode::NoError);
+        assert_eq!(m.answers[0].name, n("sub.example.com."));
+    }
+
+    #[test]
+    fn rfc1034_4_3_2_occluded_data_is_never_answered() {
+        let z = zone(
+            "example.com.",
+            "$TTL 60\n@ SOA ns1 hm 1 2 3 4 60\n@ NS ns1\nns1 A 192.0.2.53\n\
+             sub NS ns.sub\nns.sub A 192.0.2.1\nsecret.sub TXT hidden\nsub TXT hidden\n",
+        );
+        let r = Responder::new(vec![z], DEFAULT_EDNS_PAYLOAD);
+        for name in ["secret.sub.example.com.", "sub.example.com."] {
+            let m = ask_udp(&r, name, RecordType::TXT);
+            assert!(!m.metadata.authoritative);
+            assert!(m.answers.is_empty());
+            assert_eq!(
+                lines(&m.authorities),
+                ["sub.example.com. 60 NS ns.sub.example.com."]
+            );
+            assert_eq!(
+                lines(&m.additionals),
+                ["ns.sub.example.com. 60 A 192.0.2.1"]
+            );
+        }
+    }
+
+    #[test]
+    fn rfc9471_3_in_domain_glue_that_does_not_fit_truncates_a_referral() {
+        let mut text = String::from(
+            "$TTL 60\n@ SOA ns1 hm 1 2 3 4 60\n@ NS ns1\nns1 A 192.0.2.53\n\
+             sub NS ns.sub\nsub NS ns.sibling\nsibling NS ns.sibling\n",
+        );
+        for i in 0..40 {
+            text.push_str(&format!("ns.sub A 198.51.100.{i}\n"));
+            text.push_str(&format!("ns.sibling A 203.0.113.{i}\n"));
+        }
+        let r = Responder::new(vec![zone("example.com.", &text)], DEFAULT_EDNS_PAYLOAD);
+        // Without EDNS, 40 in-domain glue records (640 octets) cannot fit in 512: TC.
+        let m = ask_udp(&r, "www.sub.example.com.", RecordType::A);
+        assert!(m.metadata.truncation);
+        assert!(m.answers.is_empty() && m.authorities.is_empty() && m.additionals.is_empty());
+        // With room for them, all in-domain glue goes out; sibling glue only as far as it
+        // fits, and leaving it out sets no TC.
+        let q = edns_query("www.sub.example.com.", RecordType::A, 1232);
+        let (bytes, m) = ask(&r, &q, Transport::Udp);
+        assert!(!m.metadata.truncation);
+        assert_eq!(m.authorities.len(), 2);
+        let glue: Vec<&Record> = m
+            .additionals
+            .iter()
+            .filter(|r| r.name == n("ns.sub.example.com."))
+            .collect();
+        assert_eq!(glue.len(), 40);
+        // The sibling glue RRset (40 records) no longer fits, and goes whole (RFC 2181 §9).
+        assert_eq!(
+            m.additionals.len(),
+            glue.len(),
+            "{:?}",
+            lines(&m.additionals)
+        );
+        assert!(bytes.len() <= 1232);
+        // Over TCP, everything.
+        let (_, m) = ask(
+            &r,
+            &query("www.sub.example.com.", RecordType::A),
+            Transport::Tcp,
+        );
+        assert_eq!(m.additionals.len(), 80);
+    }
+
+    /// RFC 4592 §2.2.1's example zone.
+    const RFC4592: &str = "\
+$ORIGIN example.
+example.                 3600 IN  SOA   ns.example.com. hostmaster.example. 1 7200 900 1209600 300
+example.                 3600     NS    ns.example.com.
+example.                 3600     NS    ns.example.net.
+*.example.               3600     TXT   \"this is a wildcard\"
+*.example.               3600     MX    10 host1.example.
+sub.*.example.           3600     TXT   \"this is not a wildcard\"
+host1.example.           3600     A     192.0.2.1
+_ssh._tcp.host1.example. 3600     SRV   0 0 22 host1.example.
+_ssh._tcp.host2.example. 3600     SRV   0 0 22 host1.example.
+subdel.example.          3600     NS    ns.example.com.
+subdel.example.          3600     NS    ns.example.net.
+";
+
+    fn rfc4592() -> Responder {
+        Responder::new(vec![zone("example.", RFC4592)], DEFAULT_EDNS_PAYLOAD)
+    }
+
+    fn assert_nodata_or_nxdomain(m: &Message, rcode: ResponseCode) {
+        assert_authoritative(m, rcode);
+        assert!(m.answers.is_empty(), "{:?}", lines(&m.answers));
+        assert_eq!(m.authorities.len(), 1);
+        assert_eq!(m.authorities[0].record_type(), RecordType::SOA);
+    }
+
+    #[test]
+    fn rfc4592_2_2_1_closest_encloser() {
+        let r = rfc4592();
+        // Synthesized from *.example: the owner is the query name, and the MX's target goes
+        // to the additional section.
+        let m = ask_udp(&r, "host3.example.", RecordType::MX);
+        assert_authoritative(&m, ResponseCode::NoError);
+        assert_eq!(
+            lines(&m.answers),
+            ["host3.example. 3600 MX 10 host1.example."]
+        );
+        assert_eq!(lines(&m.additionals), ["host1.example. 3600 A 192.0.2.1"]);
+        assert!(m.authorities.is_empty());
+        // Wildcard match without the type: NODATA.
+        assert_nodata_or_nxdomain(
+            &ask_udp(&r, "host3.example.", RecordType::A),
+            ResponseCode::NoError,
+        );
+        // bar.example does not exist, so example is the closest encloser.
+        let m = ask_udp(&r, "foo.bar.example.", RecordType::TXT);
+        assert_authoritative(&m, ResponseCode::NoError);
+        assert_eq!(
+            lines(&m.answers),
+            ["foo.bar.example. 3600 TXT this is a wildcard"]
+        );
+        // Names that exist are not synthesized.
+        assert_nodata_or_nxdomain(
+            &ask_udp(&r, "host1.example.", RecordType::MX),
+            ResponseCode::NoError,
+        );
+        assert_nodata_or_nxdomain(
+            &ask_udp(&r, "sub.*.example.", RecordType::MX),
+            ResponseCode::NoError,
+        );
+        // _tcp.host1.example exists (an empty non-terminal) and has no wildcard child.
+        assert_nodata_or_nxdomain(
+            &ask_udp(&r, "_telnet._tcp.host1.example.", RecordType::SRV),
+            ResponseCode::NXDomain,
+        );
+        // subdel.example is a zone cut: a referral, no synthesis.
+        let m = ask_udp(&r, "host.subdel.example.", RecordType::A);
+        assert!(!m.metadata.authoritative);
+        assert!(m.answers.is_empty());
+        assert_eq!(
+            lines(&m.authorities),
+            [
+                "subdel.example. 3600 NS ns.example.com.",
+                "subdel.example. 3600 NS ns.example.net.",
+            ]
+        );
+        assert!(
+            m.additionals.is_empty(),
+            "no glue for names outside the zone"
+        );
+        // *.example exists and is the closest encloser; *.*.example does not exist.
+        assert_nodata_or_nxdomain(
+            &ask_udp(&r, "ghost.*.example.", RecordType::MX),
+            ResponseCode::NXDomain,
+        );
+    }
+
+    #[test]
+    fn rfc4592_3_3_1_synthesized_owner_is_the_client_spelling() {
+        let q = query("HoSt3.EXAMPLE.", RecordType::TXT);
+        let (bytes, m) = ask(&rfc4592(), &q, Transport::Udp);
+        assert_authoritative(&m, ResponseCode::NoError);
+        assert!(m.answers[0].name.eq_case(&n("HoSt3.EXAMPLE.")));
+        assert_eq!(
+            &bytes[12..q.len()],
+            &q[12..],
+            "question echoed byte for byte"
+        );
+        assert_eq!(&bytes[q.len()..q.len() + 2], &[0xc0, 0x0c]);
+    }
+
+    #[test]
+    fn rfc4592_2_3_a_query_for_the_asterisk_matches_the_wildcard_owner() {
+        let r = rfc4592();
+        let m = ask_udp(&r, "*.example.", RecordType::TXT);
+        assert_authoritative(&m, ResponseCode::NoError);
+        assert_eq!(
+            lines(&m.answers),
+            ["*.example. 3600 TXT this is a wildcard"]
+        );
+        assert_nodata_or_nxdomain(
+            &ask_udp(&r, "*.example.", RecordType::A),
+            ResponseCode::NoError,
+        );
+    }
+
+    #[test]
+    fn rfc4592_2_2_2_empty_non_terminals_block_wildcards() {
+        let z = zone(
+            "example.com.",
+            "$TTL 60\n@ SOA ns1 hm 1 2 3 4 60\n@ NS ns1\nns1 A 192.0.2.53\n\
+             * TXT wild\na.b TXT below-ent\n*.ent2 TXT deeper-wild\nx.ent2 TXT x\n",
+        );
+        let r = Responder::new(vec![z], DEFAULT_EDNS_PAYLOAD);
+        // b exists (as an empty non-terminal), so it is the closest encloser of x.b and
+        // *.example.com does not apply.
+        assert_nodata_or_nxdomain(
+            &ask_udp(&r, "x.b.example.com.", RecordType::TXT),
+            ResponseCode::NXDomain,
+        );
+        assert_nodata_or_nxdomain(
+            &ask_udp(&r, "b.example.com.", RecordType::TXT),
+            ResponseCode::NoError,
+        );
+        for (name, text) in [
+            ("nope.example.com.", "wild"),
+            ("y.nope.example.com.", "wild"),
+            ("q.ent2.example.com.", "deeper-wild"),
+        ] {
+            let m = ask_udp(&r, name, RecordType::TXT);
+            assert_authoritative(&m, ResponseCode::NoError);
+            assert_eq!(lines(&m.answers), [format!("{name} 60 TXT {text}")]);
+        }
+    }
+
+    #[test]
+    fn rfc4592_4_9_empty_non_terminal_wildcard_gives_nodata() {
+        let z = zone(
+            "example.com.",
+            "$TTL 60\n@ SOA ns1 hm 1 2 3 4 60\n@ NS ns1\nns1 A 192.0.2.53\nsub.*.ent TXT x\n",
+        );
+        let r = Responder::new(vec![z], DEFAULT_EDNS_PAYLOAD);
+        assert_nodata_or_nxdomain(
+            &ask_udp(&r, "foo.ent.example.com.", RecordType::TXT),
+            ResponseCode::NoError,
+        );
+    }
+
+    #[test]
+    fn rfc4592_4_3_wildcard_cnames_are_followed() {
+        let z = zone(
+            "example.com.",
+            "$TTL 60\n@ SOA ns1 hm 1 2 3 4 60\n@ NS ns1\nns1 A 192.0.2.53\n\
+             www A 192.0.2.1\n*.alias CNAME www\n*.loop CNAME x.loop\n",
+        );
+        let r = Responder::new(vec![z], DEFAULT_EDNS_PAYLOAD);
+        let m = ask_udp(&r, "Foo.alias.example.com.", RecordType::A);
+        assert_authoritative(&m, ResponseCode::NoError);
+        assert_eq!(
+            lines(&m.answers),
+            [
+                "Foo.alias.example.com. 60 CNAME www.example.com.",
+                "www.example.com. 60 A 192.0.2.1",
+            ]
+        );
+        // A wildcard CNAME whose target it matches itself: a loop, stopped.
+        let m = ask_udp(&r, "a.loop.example.com.", RecordType::A);
+        assert_authoritative(&m, ResponseCode::NoError);
+        assert_eq!(
+            lines(&m.answers),
+            [
+                "a.loop.example.com. 60 CNAME x.loop.example.com.",
+                "x.loop.example.com. 60 CNAME x.loop.example.com.",
+            ]
+        );
+    }
+
+    #[test]
+    fn rfc8482_4_1_any_gets_one_rrset_over_every_transport() {
+        let r = chains();
+        for transport in [Transport::Udp, Transport::Tcp] {
+            let (_, m) = ask(&r, &query("www.example.com.", RecordType::ANY), transport);
+            assert_authoritative(&m, ResponseCode::NoError);
+            assert_eq!(lines(&m.answers), ["www.example.com. 3600 A 192.0.2.1"]);
+            assert!(m.authorities.is_empty() && m.additionals.is_empty());
+        }
+        // The RRset with the lowest type code, as Knot DNS 3.2 picks it: NS at the apex, with
+        // its additional data like any NS answer.
+        let m = ask_udp(&r, "example.com.", RecordType::ANY);
+        assert_eq!(lines(&m.answers), ["example.com. 3600 NS ns1.example.com."]);
+        assert_eq!(m.additionals.len(), 2);
+        // A CNAME is the answer to ANY, not followed (RFC 1034 §3.6.2).
+        let m = ask_udp(&r, "one.example.com.", RecordType::ANY);
+        assert_eq!(
+            lines(&m.answers),
+            ["one.example.com. 3600 CNAME two.example.com."]
+        );
+        // Empty non-terminal and missing names.
+        assert_nodata_or_nxdomain(
+            &ask_udp(&r, "_udp.example.com.", RecordType::ANY),
+            ResponseCode::NoError,
+        );
+        assert_nodata_or_nxdomain(
+            &ask_udp(&r, "nope.example.com.", RecordType::ANY),
+            ResponseCode::NXDomain,
+        );
+    }
+
+    #[test]
+    fn rfc1035_3_3_9_mx_targets_in_the_additional_section() {
+        let m = ask_udp(&chains(), "mail.example.com.", RecordType::MX);
+        assert_authoritative(&m, ResponseCode::NoError);
+        assert_eq!(m.answers.len(), 4);
+        // Knot's default: no NS RRset in the authority section of a positive answer.
+        assert!(m.authorities.is_empty());
+        assert_eq!(
+            lines(&m.additionals),
+            [
+                "mx1.example.com. 3600 A 192.0.2.25",
+                // From the wildcard *.wild, owned by the target.
+                "mx.wild.example.com. 3600 A 192.0.2.99",
+                // Glue is fine as additional data.
+                "ns.sub.example.com. 3600 A 192.0.2.100",
+                "ns.sub.example.com. 3600 AAAA 2001:db8::100",
+            ]
+        );
+        // The same RRset once, whichever way the targets are spelled.
+        let m = ask_udp(&chains(), "dup.example.com.", RecordType::MX);
+        assert_eq!(
+            lines(&m.additionals),
+            ["mx1.example.com. 3600 A 192.0.2.25"]
+        );
+        // RFC 7505 null MX: nothing to add.
+        let m = ask_udp(&chains(), "null.example.com.", RecordType::MX);
+        assert_eq!(m.answers.len(), 1);
+        assert!(m.additionals.is_empty());
+    }
+
+    #[test]
+    fn rfc2782_srv_targets_in_the_additional_section() {
+        let m = ask_udp(&chains(), "_sip._udp.example.com.", RecordType::SRV);
+        assert_authoritative(&m, ResponseCode::NoError);
+        assert_eq!(
+            lines(&m.additionals),
+            [
+                "www.example.com. 3600 A 192.0.2.1",
+                "www.example.com. 3600 AAAA 2001:db8::1",
+            ]
+        );
+    }
+
+    #[test]
+    fn rfc1034_4_3_2_ns_answer_carries_name_server_addresses() {
+        let m = ask_udp(&chains(), "example.com.", RecordType::NS);
+        assert_authoritative(&m, ResponseCode::NoError);
+        assert_eq!(lines(&m.answers), ["example.com. 3600 NS ns1.example.com."]);
+        assert!(m.authorities.is_empty());
+        assert_eq!(
+            lines(&m.additionals),
+            [
+                "ns1.example.com. 3600 A 192.0.2.53",
+                "ns1.example.com. 3600 AAAA 2001:db8::53",
+            ]
+        );
+    }
+
+    #[test]
+    fn rfc2181_9_optional_additional_data_never_truncates() {
+        let mut text = String::from(
+            "$TTL 60\n@ SOA ns1 hm 1 2 3 4 60\n@ NS ns1\nns1 A 192.0.2.53\n\
+             mail MX 10 a\nmail MX 20 b\nb A 192.0.2.2\n",
+        );
+        for i in 0..40 {
+            text.push_str(&format!("a A 198.51.100.{i}\n"));
+        }
+        let r = Responder::new(vec![zone("example.com.", &text)], DEFAULT_EDNS_PAYLOAD);
+        // a's 40 addresses don't fit in 512 octets; b's one does and is still sent.
+        let (bytes, m) = ask(
+            &r,
+            &query("mail.example.com.", RecordType::MX),
+            Transport::Udp,
+        );
+        assert!(!m.metadata.truncation);
+        assert!(bytes.len() <= 512);
+        assert_eq!(m.answers.len(), 2);
+        assert_eq!(lines(&m.additionals), ["b.example.com. 60 A 192.0.2.2"]);
+        let (_, m) = ask(
+            &r,
+            &query("mail.example.com.", RecordType::MX),
+            Transport::Tcp,
+        );
+        assert_eq!(m.additionals.len(), 41);
+    }
+
+    #[test]
+    fn rfc1034_4_3_2_address_answers_stay_minimal() {
+        // What the fast path sends must be all there is: no authority, no additional data,
+        // also at the apex and for glue-like names.
+        let z = zone(
+            "example.com.",
+            "$TTL 60\n@ SOA ns1 hm 1 2 3 4 60\n@ NS ns1\n@ MX 10 ns1\n@ A 192.0.2.80\n\
+             ns1 A 192.0.2.53\n",
+        );
+        let r = Responder::new(vec![z], DEFAULT_EDNS_PAYLOAD);
+        for name in ["example.com.", "ns1.example.com."] {
+            let m = ask_udp(&r, name, RecordType::A);
+            assert_authoritative(&m, ResponseCode::NoError);
+            assert_eq!(m.answers.len(), 1);
+            assert!(m.authorities.is_empty() && m.additionals.is_empty());
+        }
     }
 }

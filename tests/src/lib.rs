@@ -1,5 +1,6 @@
 //! Helpers shared by the integration tests, the demo and the benchmarks.
 
 pub mod agent;
+pub mod knot;
 pub mod netns;
 pub mod packet;

@@ -30,6 +30,10 @@ pub const DEBIAN_PACKAGES: &[(&str, &str)] = &[
         "turns veth offloads off so XDP sees complete packets",
     ),
     ("iputils-ping", "ping checks the test topology"),
+    (
+        "knot",
+        "Knot DNS, the reference server of the differential test",
+    ),
 ];
 
 /// Components of the nightly toolchain, which only builds and lints the eBPF crate.

@@ -46,6 +46,24 @@ pub struct Zone {
     rrsets: Vec<RrSet>,
     /// Index of the apex SOA in `rrsets`.
     soa: usize,
+    /// True if any name below the apex owns NS records, i.e. the zone delegates; most zones
+    /// don't, and then [`Zone::delegation`] needs no lookups.
+    has_cuts: bool,
+}
+
+/// What a name leads to in the authoritative data of a zone (RFC 1034 §4.3.2 step 3, with RFC
+/// 4592 wildcards). Zone cuts are not considered here: ask [`Zone::delegation`] first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Lookup<'z> {
+    /// The name exists and owns these RRsets, ordered by type code. Empty for an empty
+    /// non-terminal (RFC 8020), which exists but owns nothing.
+    Exact(&'z [RrSet]),
+    /// The name does not exist, and the wildcard at its closest encloser (the source of
+    /// synthesis, RFC 4592 §3.3.1) owns these RRsets; empty if that wildcard is itself an empty
+    /// non-terminal. Answers from them are owned by the name looked up, not by `*`.
+    Wildcard(&'z [RrSet]),
+    /// Neither the name nor a source of synthesis exists: NXDOMAIN.
+    NxDomain,
 }
 
 impl Zone {
@@ -66,10 +84,14 @@ impl Zone {
             .iter()
             .take_while(|set| set.name == origin)
             .position(|set| set.rtype == RecordType::SOA)?;
+        let has_cuts = rrsets
+            .iter()
+            .any(|set| set.rtype == RecordType::NS && set.name != origin);
         Some(Zone {
             origin,
             rrsets,
             soa,
+            has_cuts,
         })
     }
 
@@ -114,6 +136,47 @@ impl Zone {
                 .is_some_and(|set| name.zone_of(&set.name))
     }
 
+    /// The zone cut at or above `name`: the NS RRset of its highest ancestor-or-self below the
+    /// apex that owns NS records. Everything at or below that name is the child zone's, so the
+    /// parent answers with a referral (RFC 1034 §4.3.2 step 3b); data the parent holds there is
+    /// glue or occluded, never an authoritative answer. None when `name` is authoritative here,
+    /// or not in the zone.
+    pub fn delegation(&self, name: &Name) -> Option<&RrSet> {
+        if !self.has_cuts || !self.contains(name) {
+            return None;
+        }
+        // Top down, so that a cut below a cut (occluded data itself) never wins.
+        (label_count(&self.origin) + 1..=label_count(name))
+            .find_map(|labels| self.rrset(&name.trim_to(labels), RecordType::NS))
+    }
+
+    /// Looks `name` up as RFC 1034 §4.3.2 step 3 and RFC 4592 §3.3 describe: the name itself,
+    /// else the wildcard child of its closest encloser, the longest ancestor that exists (empty
+    /// non-terminals included, which is how they block wildcards, RFC 4592 §2.2.2). A query for
+    /// the `*` name itself is an exact match (RFC 4592 §2.3: no synthesis happens then).
+    pub fn find(&self, name: &Name) -> Lookup<'_> {
+        if !self.contains(name) {
+            return Lookup::NxDomain;
+        }
+        let at_name = self.rrsets_at(name);
+        if !at_name.is_empty() || self.name_exists(name) {
+            return Lookup::Exact(at_name);
+        }
+        // The apex exists, so some ancestor at or below it is the closest encloser.
+        let closest_encloser = (label_count(&self.origin)..label_count(name))
+            .rev()
+            .map(|labels| name.trim_to(labels))
+            .find(|ancestor| self.name_exists(ancestor))
+            .unwrap_or_else(|| self.origin.clone());
+        match closest_encloser.prepend_label(&b"*"[..]) {
+            Ok(wildcard) if self.name_exists(&wildcard) => {
+                Lookup::Wildcard(self.rrsets_at(&wildcard))
+            }
+            // No wildcard there, or one that would be longer than 255 octets.
+            _ => Lookup::NxDomain,
+        }
+    }
+
     /// Every RRset, in canonical name order and then by type code.
     pub fn rrsets(&self) -> impl Iterator<Item = &RrSet> {
         self.rrsets.iter()
@@ -123,6 +186,11 @@ impl Zone {
         self.rrsets
             .partition_point(|set| set.name.cmp(name) == Ordering::Less)
     }
+}
+
+/// Labels in `name`, the root not counted. (`Name::num_labels` does not count a leading `*`.)
+fn label_count(name: &Name) -> usize {
+    name.iter().len()
 }
 
 /// Stored names are fully qualified; a relative name would sort before all of them.
@@ -228,6 +296,12 @@ pub enum ZoneError {
     },
     #[error("{at}: {name} has more than one CNAME record; a name can have only one, so keep one")]
     MultipleCnames { at: Location, name: String },
+    #[error("{at}: missing glue: the delegation {cut} names the name server {target}, which is inside it, but this zone has no A or AAAA record for {target}; resolvers cannot find that server without one (RFC 9471), so add its address here or use a name server outside {cut}")]
+    MissingGlue {
+        at: Location,
+        cut: String,
+        target: String,
+    },
 }
 
 #[cfg(test)]
@@ -339,5 +413,69 @@ mod tests {
             line: 7,
         };
         assert_eq!(at.to_string(), "a/b.zone:7");
+    }
+    fn delegating_zone() -> Zone {
+        Zone::parse(
+            &n("example.com."),
+            "$TTL 300\n\
+             @ SOA ns hostmaster 1 2 3 4 5\n\
+             @ NS ns\n\
+             ns A 192.0.2.1\n\
+             sub NS ns.sub\n\
+             ns.sub A 192.0.2.3\n\
+             deeper.sub NS ns.sub\n\
+             * TXT wild\n\
+             *.w TXT wild-w\n\
+             a.b TXT x\n",
+            "t.zone",
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn delegation_finds_the_highest_cut_at_or_above_a_name() {
+        let z = delegating_zone();
+        let cut = |name: &str| z.delegation(&n(name)).map(|ns| ns.name.to_string());
+        assert_eq!(cut("sub.example.com."), Some("sub.example.com.".into()));
+        assert_eq!(cut("X.Sub.example.com."), Some("sub.example.com.".into()));
+        assert_eq!(
+            cut("a.deeper.sub.example.com."),
+            Some("sub.example.com.".into())
+        );
+        assert_eq!(cut("example.com."), None, "apex NS is not a cut");
+        assert_eq!(cut("ns.example.com."), None);
+        assert_eq!(cut("subx.example.com."), None);
+        assert_eq!(cut("example.net."), None);
+        assert_eq!(zone().delegation(&n("www.example.com.")), None);
+    }
+
+    #[test]
+    fn find_exact_wildcard_and_nxdomain() {
+        let z = delegating_zone();
+        let Lookup::Exact(sets) = z.find(&n("NS.example.com.")) else {
+            panic!()
+        };
+        assert_eq!(sets.len(), 1);
+        assert_eq!(
+            z.find(&n("b.example.com.")),
+            Lookup::Exact(&[]),
+            "empty non-terminal"
+        );
+        let Lookup::Wildcard(sets) = z.find(&n("x.y.example.com.")) else {
+            panic!()
+        };
+        assert_eq!(sets[0].name, n("*.example.com."));
+        let Lookup::Wildcard(sets) = z.find(&n("q.w.example.com.")) else {
+            panic!()
+        };
+        assert_eq!(sets[0].name, n("*.w.example.com."), "closest encloser w");
+        assert_eq!(
+            z.find(&n("x.b.example.com.")),
+            Lookup::NxDomain,
+            "ENT blocks *"
+        );
+        assert!(matches!(z.find(&n("*.example.com.")), Lookup::Exact(_)));
+        assert_eq!(z.find(&n("example.net.")), Lookup::NxDomain);
+        assert_eq!(zone().find(&n("nope.example.com.")), Lookup::NxDomain);
     }
 }

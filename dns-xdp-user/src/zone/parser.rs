@@ -1,5 +1,6 @@
 //! Master-file parsing (RFC 1035 §5) and zone validation.
 
+use std::collections::HashSet;
 use std::fs;
 use std::path::{Path, PathBuf};
 
@@ -19,15 +20,28 @@ pub(super) fn load(origin: &Name, path: &Path) -> Result<Zone, ZoneError> {
         path: path.to_owned(),
         source,
     })?;
-    build(origin, &text, path.display().to_string(), path.parent())
+    build(origin, &text, path.display().to_string(), path.parent()).map(log_warnings)
 }
 
 pub(super) fn parse(origin: &Name, text: &[u8], file_label: &str) -> Result<Zone, ZoneError> {
-    build(origin, text, file_label.to_owned(), None)
+    build(origin, text, file_label.to_owned(), None).map(log_warnings)
 }
 
-/// `dir` is where relative `$INCLUDE` paths start; `None` means the current directory.
-fn build(origin: &Name, text: &[u8], label: String, dir: Option<&Path>) -> Result<Zone, ZoneError> {
+fn log_warnings((zone, warnings): (Zone, Vec<String>)) -> Zone {
+    for warning in warnings {
+        warn!("{warning}");
+    }
+    zone
+}
+
+/// `dir` is where relative `$INCLUDE` paths start; `None` means the current directory. Returns
+/// the zone and what is wrong with it but does not stop it from being served.
+fn build(
+    origin: &Name,
+    text: &[u8],
+    label: String,
+    dir: Option<&Path>,
+) -> Result<(Zone, Vec<String>), ZoneError> {
     let mut origin = origin.to_lowercase();
     origin.set_fqdn(true);
     let mut builder = Builder {
@@ -37,6 +51,7 @@ fn build(origin: &Name, text: &[u8], label: String, dir: Option<&Path>) -> Resul
         soa: None,
         pending: Vec::new(),
         scratch: Vec::with_capacity(256),
+        warnings: Vec::new(),
     };
     let end_line = builder.parse_file(text, 0, dir, origin, 0)?;
     builder.finish(SrcLoc {
@@ -69,6 +84,8 @@ struct Builder {
     soa: Option<(u32, SrcLoc)>,
     pending: Vec<Pending>,
     scratch: Vec<u8>,
+    /// Problems that don't stop the zone from loading, each starting with its location.
+    warnings: Vec<String>,
 }
 
 /// Parse state local to one file: `$INCLUDE` must not change the includer's origin (RFC 1035
@@ -413,7 +430,7 @@ impl Builder {
         });
     }
 
-    fn finish(mut self, end: SrcLoc) -> Result<Zone, ZoneError> {
+    fn finish(mut self, end: SrcLoc) -> Result<(Zone, Vec<String>), ZoneError> {
         let Some((_, soa_at)) = self.soa else {
             return Err(ZoneError::MissingSoa {
                 at: self.loc(end),
@@ -455,9 +472,113 @@ impl Builder {
             });
         }
 
+        self.check_delegations(&pending)?;
+
         let rrsets = pending.into_iter().map(|p| p.set).collect();
-        Ok(Zone::from_sorted(self.origin, rrsets)
-            .expect("the SOA was seen at the apex, so the sorted RRsets hold it"))
+        let zone = Zone::from_sorted(self.origin, rrsets)
+            .expect("the SOA was seen at the apex, so the sorted RRsets hold it");
+        Ok((zone, self.warnings))
+    }
+
+    /// Zone cuts (NS RRsets below the apex, RFC 1034 §4.2.1). At and below a cut the data
+    /// belongs to the child zone; the parent keeps only the delegation itself (NS, and DS with
+    /// its RRSIG and NSEC, RFC 4035 §2.4) and glue: addresses of name servers named by NS
+    /// records. A name server inside its own delegation cannot be found without glue (RFC 9471
+    /// §2.1), so that is an error; anything else below a cut is occluded — never served — and,
+    /// as Knot DNS does, only warned about. `pending` is sorted in canonical order.
+    fn check_delegations(&mut self, pending: &[Pending]) -> Result<(), ZoneError> {
+        let ns_targets: HashSet<&Name> = pending
+            .iter()
+            .filter(|p| p.set.rtype == RecordType::NS)
+            .flat_map(|p| p.set.rdata.iter().filter_map(ns_target))
+            .collect();
+        let has_address = |name: &Name| {
+            let start = pending.partition_point(|p| p.set.name < *name);
+            pending[start..]
+                .iter()
+                .take_while(|p| p.set.name == *name)
+                .any(|p| matches!(p.set.rtype, RecordType::A | RecordType::AAAA))
+        };
+
+        let mut cuts: HashSet<&Name> = HashSet::new();
+        // The cut being walked: canonical order puts a name right before its descendants.
+        let mut cut: Option<&Pending> = None;
+        for group in pending.chunk_by(|a, b| a.set.name == b.set.name) {
+            let name = &group[0].set.name;
+            if !cut.is_some_and(|ns| ns.set.name.zone_of(name)) {
+                cut = group
+                    .iter()
+                    .find(|p| p.set.rtype == RecordType::NS && p.set.name != self.origin);
+                if let Some(ns) = cut {
+                    cuts.insert(name);
+                    for target in ns.set.rdata.iter().filter_map(ns_target) {
+                        if name.zone_of(target) && !has_address(target) {
+                            return Err(ZoneError::MissingGlue {
+                                at: self.loc(ns.at),
+                                cut: name.to_string(),
+                                target: target.to_string(),
+                            });
+                        }
+                    }
+                    if name.is_wildcard() {
+                        self.warnings.push(format!(
+                            "{}: {name} is a wildcard with NS records; RFC 4592 §4.2 leaves \
+                             their meaning undefined, so names it matches get a referral to \
+                             {name} itself; delegate real names instead",
+                            self.loc(ns.at)
+                        ));
+                    }
+                }
+            }
+            let Some(ns) = cut else { continue };
+            let at_cut = ns.set.name == *name;
+            for p in group {
+                let served = match p.set.rtype {
+                    RecordType::NS | RecordType::DS | RecordType::RRSIG | RecordType::NSEC => {
+                        at_cut
+                    }
+                    RecordType::A | RecordType::AAAA => ns_targets.contains(name),
+                    _ => false,
+                };
+                if !served {
+                    self.warnings.push(format!(
+                        "{}: {name} {} is {} the delegation {}, so it is occluded: the \
+                         child zone is authoritative there and only referrals are served; \
+                         remove the record or move it to the child zone",
+                        self.loc(p.at),
+                        p.set.rtype,
+                        if at_cut { "at" } else { "below" },
+                        ns.set.name
+                    ));
+                }
+            }
+        }
+
+        // Sibling glue (RFC 9471 §2.2): a name server below another cut of this zone. It can
+        // be found through that cut's referral, so missing glue only costs resolvers a lookup.
+        // Checked cheapest first: most name servers are outside the zone or have addresses.
+        let origin_labels = self.origin.iter().len();
+        let below_cut = |target: &Name| {
+            (origin_labels + 1..=target.iter().len())
+                .any(|labels| cuts.contains(&target.trim_to(labels)))
+        };
+        for ns in pending.iter().filter(|p| p.set.rtype == RecordType::NS) {
+            for target in ns.set.rdata.iter().filter_map(ns_target) {
+                // A delegation's own name servers were checked above.
+                let own = ns.set.name != self.origin && ns.set.name.zone_of(target);
+                if self.origin.zone_of(target) && !own && !has_address(target) && below_cut(target)
+                {
+                    self.warnings.push(format!(
+                        "{}: name server {target} of {} is below a delegation of this zone but \
+                         has no glue; resolvers will need an extra referral to find it, so \
+                         consider adding its A or AAAA records here",
+                        self.loc(ns.at),
+                        ns.set.name
+                    ));
+                }
+            }
+        }
+        Ok(())
     }
 
     /// RFC 1034 §3.6.2 / RFC 2181 §10.1: a CNAME is alone at its name and single. RRSIG and NSEC
@@ -503,6 +624,14 @@ impl Builder {
             problem: e.problem.into(),
             fix: e.fix.into(),
         }
+    }
+}
+
+/// The name server an NS record names.
+fn ns_target(rdata: &RData) -> Option<&Name> {
+    match rdata {
+        RData::NS(ns) => Some(&ns.0),
+        _ => None,
     }
 }
 
@@ -1022,6 +1151,93 @@ mod tests {
             msg.contains("expected `MX <preference 0-65535> <exchange name>`"),
             "{msg}"
         );
+    }
+
+    /// Loads a zone, returning its warnings.
+    fn warnings(body: &str) -> Vec<String> {
+        let text = format!("{HEAD}{body}");
+        match build(&origin(), text.as_bytes(), "test.zone".into(), None) {
+            Ok((_, warnings)) => warnings,
+            Err(e) => panic!("{e}"),
+        }
+    }
+
+    #[test]
+    fn delegation_needs_glue_for_name_servers_inside_it() {
+        let e = assert_err(
+            &format!("{HEAD}sub NS ns.elsewhere.net.\nsub NS ns.sub\nother A 192.0.2.1\n"),
+            4,
+            "missing glue",
+        );
+        assert!(matches!(e, ZoneError::MissingGlue { .. }));
+        assert!(e.to_string().contains("ns.sub.example.com."), "{e}");
+        // A name server at the cut itself needs glue there.
+        assert_err(&format!("{HEAD}\nsub NS sub\n"), 5, "missing glue");
+        // Glue of either family is enough; name servers outside the cut need none here.
+        with_head("sub NS ns.sub\nns.sub AAAA 2001:db8::1\n");
+        with_head("sub NS sub\nsub A 192.0.2.1\n");
+        with_head("sub NS ns1\nsub NS ns.example.net.\n");
+    }
+
+    #[test]
+    fn glue_and_delegation_records_load_without_warnings() {
+        assert_eq!(
+            warnings(concat!(
+                "sub NS ns.sub\nsub NS ns.other\nns.sub A 192.0.2.1\n",
+                "sub DS \\# 4 01020304\nsub RRSIG \\# 2 0102\nsub NSEC \\# 3 000000\n",
+                "other NS ns.other\nns.other A 192.0.2.2\n",
+            )),
+            Vec::<String>::new()
+        );
+    }
+
+    #[test]
+    fn occluded_data_below_a_cut_is_a_warning() {
+        let w = warnings(concat!(
+            "sub NS ns.sub\nns.sub A 192.0.2.1\n",
+            "sub TXT occluded\nwww.sub A 192.0.2.2\nns.sub MX 10 ns.sub\n",
+            "deeper.sub NS ns.sub\n",
+        ));
+        assert_eq!(w.len(), 4, "{w:#?}");
+        assert!(
+            w[0].starts_with(
+                "test.zone:6: sub.example.com. TXT is at the delegation sub.example.com."
+            ),
+            "{w:#?}"
+        );
+        assert!(
+            w[1].starts_with("test.zone:9: deeper.sub.example.com. NS is below"),
+            "{w:#?}"
+        );
+        assert!(
+            w[2].starts_with("test.zone:8: ns.sub.example.com. MX is below"),
+            "{w:#?}"
+        );
+        assert!(
+            w[3].starts_with("test.zone:7: www.sub.example.com. A is below"),
+            "{w:#?}"
+        );
+        assert!(w.iter().all(|w| w.contains("occluded")));
+    }
+
+    #[test]
+    fn sibling_name_servers_without_glue_and_wildcard_ns_are_warnings() {
+        let w = warnings("a NS ns.b\nb NS ns.elsewhere.net.\n");
+        assert_eq!(w.len(), 1, "{w:#?}");
+        assert!(
+            w[0].starts_with("test.zone:4: name server ns.b.example.com. of a.example.com."),
+            "{w:#?}"
+        );
+        // The apex's name servers too.
+        let w = warnings("@ NS ns.b\nb NS ns.elsewhere.net.\n");
+        assert_eq!(w.len(), 1, "{w:#?}");
+        assert!(
+            w[0].contains("name server ns.b.example.com. of example.com."),
+            "{w:#?}"
+        );
+        let w = warnings("* NS ns.example.net.\n");
+        assert_eq!(w.len(), 1, "{w:#?}");
+        assert!(w[0].contains("RFC 4592 §4.2"), "{w:#?}");
     }
 
     /// Generates `count` A records at distinct names.
