@@ -1,21 +1,25 @@
 //! `dns-xdp run`: loads the config and zones, fills and attaches the fast path, and serves the
-//! fallback until SIGINT or SIGTERM.
+//! fallback until SIGINT or SIGTERM. SIGHUP (or `dns-xdp reload`) reloads the config and every
+//! zone; a reload that fails in any way changes nothing, so the previous zones stay served.
 
 use std::{
+    fs, io,
     path::{Path, PathBuf},
-    sync::Arc,
 };
 
-use anyhow::{Context, Result};
-use tokio::signal::unix::{signal, SignalKind};
+use anyhow::{anyhow, bail, Context, Result};
+use tokio::{
+    signal::unix::{signal, SignalKind},
+    task::JoinHandle,
+};
 
 use crate::{
-    answers::AnswerSet,
-    config::Config,
-    dataplane::{Dataplane, XdpAttachMode},
+    answers::{AnswerSet, Skipped},
+    config::{Config, ServerConfig},
+    dataplane::{Dataplane, DataplaneError, XdpAttachMode},
     local_addrs::served_addresses,
     response::Responder,
-    server::Listeners,
+    server::{Listeners, SharedResponder},
     zone::Zone,
 };
 
@@ -24,39 +28,54 @@ pub struct RunOptions {
     /// Overrides `[server] xdp_mode`.
     pub xdp_mode: Option<XdpAttachMode>,
     pub pin_dir: PathBuf,
+    /// Where to write the agent's pid while it serves, for `dns-xdp reload`.
+    pub pid_file: Option<PathBuf>,
 }
 
 pub async fn run(options: RunOptions) -> Result<()> {
-    let config = Config::load(&options.config)?;
-    let xdp_mode = options.xdp_mode.unwrap_or(config.server.xdp_mode);
-    let zones = load_zones(&config, &options.config)?;
+    // First of all: SIGHUP's default action would kill an agent that is still starting up.
+    // One that arrives now is kept and handled as a reload once the agent serves.
+    let mut sighup = signal(SignalKind::hangup()).context("installing SIGHUP handler")?;
+    let mut sigint = signal(SignalKind::interrupt()).context("installing SIGINT handler")?;
+    let mut sigterm = signal(SignalKind::terminate()).context("installing SIGTERM handler")?;
 
-    let (answers, skipped) = AnswerSet::from_zones(&zones);
+    let Loaded {
+        config,
+        zones,
+        answers,
+        skipped,
+    } = Loaded::read(&options.config)?;
+    let mut server = config.server.clone();
+    server.xdp_mode = options.xdp_mode.unwrap_or(config.server.xdp_mode);
     for skip in &skipped {
         log::info!("{skip}");
     }
 
     // Bind before touching XDP: a busy port must not leave a program attached.
-    let listeners = Listeners::bind(&config.server.listen).await?;
-    let responder = Arc::new(Responder::new(zones, config.server.edns_payload));
+    let listeners = Listeners::bind(&server.listen).await?;
+    let responder = SharedResponder::new(Responder::new(zones, server.edns_payload));
 
-    let dataplane = match xdp_mode {
+    let dataplane = match server.xdp_mode {
         XdpAttachMode::Off => None,
         mode => {
-            let interface = config
-                .server
+            let interface = server
                 .interface
                 .as_deref()
                 .expect("validated: interface is set unless xdp_mode is off");
             Some(start_dataplane(
                 &answers,
-                &config,
+                &server,
                 interface,
                 mode,
                 &options.pin_dir,
             )?)
         }
     };
+    let _pid_file = options
+        .pid_file
+        .as_deref()
+        .map(PidFile::create)
+        .transpose()?;
 
     let listening: Vec<String> = listeners
         .local_addrs()
@@ -74,39 +93,247 @@ pub async fn run(options: RunOptions) -> Result<()> {
         }
     );
 
-    let mut sigterm = signal(SignalKind::terminate()).context("installing SIGTERM handler")?;
-    tokio::select! {
-        _ = listeners.serve(responder) => {}
-        _ = tokio::signal::ctrl_c() => log::info!("SIGINT: shutting down"),
-        _ = sigterm.recv() => log::info!("SIGTERM: shutting down"),
+    let mut agent = Running {
+        config_path: options.config,
+        cli_xdp_mode: options.xdp_mode,
+        server,
+        responder: responder.clone(),
+        dataplane: dataplane.map(|(dataplane, _)| dataplane),
+    };
+    let serve = listeners.serve(responder);
+    tokio::pin!(serve);
+    // Zones load on a blocking thread while the select keeps answering signals, so a SIGTERM
+    // is not held up by a large zone. A SIGHUP during a load asks for another one after it:
+    // the files may have changed after they were read.
+    let mut loading: Option<JoinHandle<Result<Loaded>>> = None;
+    let mut again = false;
+    loop {
+        tokio::select! {
+            _ = &mut serve => break,
+            _ = sigint.recv() => {
+                log::info!("SIGINT: shutting down");
+                break;
+            }
+            _ = sigterm.recv() => {
+                log::info!("SIGTERM: shutting down");
+                break;
+            }
+            _ = sighup.recv() => {
+                if loading.is_some() {
+                    again = true;
+                } else {
+                    loading = Some(agent.start_loading());
+                }
+            }
+            loaded = async { loading.as_mut().expect("guarded").await }, if loading.is_some() => {
+                loading = None;
+                agent.finish_reload(loaded.unwrap_or_else(|e| {
+                    Err(anyhow!("reading the config and zones panicked: {e}"))
+                }));
+                if std::mem::take(&mut again) {
+                    loading = Some(agent.start_loading());
+                }
+            }
+        }
     }
     // Dropping the dataplane detaches the program and removes the pins.
-    drop(dataplane);
+    drop(agent);
     println!("dns-xdp: stopped");
     Ok(())
 }
 
-fn load_zones(config: &Config, config_path: &Path) -> Result<Vec<Zone>> {
-    config
-        .zone_sources(config_path)
-        .into_iter()
-        .map(|source| {
-            Zone::load(&source.origin, &source.file)
-                .with_context(|| format!("loading zone {}", source.origin))
+/// Everything read from the config file and the zone files, ready to serve.
+struct Loaded {
+    config: Config,
+    zones: Vec<Zone>,
+    answers: AnswerSet,
+    skipped: Vec<Skipped>,
+}
+
+impl Loaded {
+    fn read(config_path: &Path) -> Result<Self> {
+        let config = Config::load(config_path)?;
+        let zones = load_zones(&config, config_path)?;
+        let (answers, skipped) = AnswerSet::from_zones(&zones);
+        Ok(Self {
+            config,
+            zones,
+            answers,
+            skipped,
         })
-        .collect()
+    }
+}
+
+/// Loads every zone, reporting every zone that fails rather than only the first.
+fn load_zones(config: &Config, config_path: &Path) -> Result<Vec<Zone>> {
+    let mut zones = Vec::new();
+    let mut errors = Vec::new();
+    for source in config.zone_sources(config_path) {
+        match Zone::load(&source.origin, &source.file) {
+            Ok(zone) => zones.push(zone),
+            Err(e) => errors.push(format!("loading zone {}: {e}", source.origin)),
+        }
+    }
+    match errors.as_slice() {
+        [] => Ok(zones),
+        [one] => bail!("{one}"),
+        all => bail!(
+            "{} zones failed to load:\n  {}",
+            all.len(),
+            all.join("\n  ")
+        ),
+    }
+}
+
+/// A serving agent's state, as far as a reload changes it.
+struct Running {
+    config_path: PathBuf,
+    cli_xdp_mode: Option<XdpAttachMode>,
+    /// The settings in effect (`xdp_mode` after the command-line override). Only
+    /// `edns_payload` can change without a restart.
+    server: ServerConfig,
+    responder: SharedResponder,
+    dataplane: Option<Dataplane>,
+}
+
+impl Running {
+    fn start_loading(&self) -> JoinHandle<Result<Loaded>> {
+        log::info!(
+            "SIGHUP: reloading {} and its zones",
+            self.config_path.display()
+        );
+        let path = self.config_path.clone();
+        tokio::task::spawn_blocking(move || Loaded::read(&path))
+    }
+
+    fn finish_reload(&mut self, loaded: Result<Loaded>) {
+        match loaded.and_then(|new| self.apply(new)) {
+            Ok(summary) => println!("dns-xdp: reloaded {summary}"),
+            Err(e) => log::error!(
+                "reload failed, nothing changed: still serving the previous zones ({}); fix the \
+                 problem below and reload again (SIGHUP or `dns-xdp reload`): {}",
+                self.serving(),
+                describe_error(&e)
+            ),
+        }
+    }
+
+    /// Puts `new` in service: first the fast path (one generation flip), then the fallback
+    /// (one pointer swap). If the fast path refuses it, neither changes.
+    fn apply(&mut self, new: Loaded) -> Result<String> {
+        for change in needs_restart(&self.server, self.cli_xdp_mode, &new.config.server) {
+            log::warn!("reload: {change} needs a restart; the running agent keeps the old value");
+        }
+        let edns_payload = new.config.server.edns_payload;
+        let fast_path = match &mut self.dataplane {
+            None => "XDP off".to_string(),
+            Some(dataplane) => {
+                dataplane.set_edns_payload(edns_payload);
+                match dataplane.publish(&new.answers) {
+                    Ok(generation) => format!(
+                        "{} fast-path answers published (generation {generation})",
+                        new.answers.len()
+                    ),
+                    Err(e) => {
+                        dataplane.set_edns_payload(self.server.edns_payload);
+                        let hint = match e {
+                            DataplaneError::Capacity { .. } => {
+                                "; the answer map is sized when the agent starts, so restart it \
+                                 to serve this many answers"
+                            }
+                            _ => "",
+                        };
+                        bail!(
+                            "publishing {} answers to the fast path: {e}{hint}",
+                            new.answers.len()
+                        );
+                    }
+                }
+            }
+        };
+        for skip in &new.skipped {
+            log::info!("{skip}");
+        }
+        self.responder
+            .replace(Responder::new(new.zones, edns_payload));
+        self.server.edns_payload = edns_payload;
+        Ok(format!(
+            "{} zone(s) from {}: {fast_path}",
+            new.config.zones.len(),
+            self.config_path.display()
+        ))
+    }
+
+    /// What is being served, for the log.
+    fn serving(&self) -> String {
+        match &self.dataplane {
+            Some(dataplane) => format!("fast-path generation {}", dataplane.generation()),
+            None => "XDP off".to_string(),
+        }
+    }
+}
+
+/// `e` and its causes on one line, like `{:#}`, but without a cause whose text the message
+/// before it already includes (errors that print their source and also return it as `source`).
+pub fn describe_error(e: &anyhow::Error) -> String {
+    let mut text = String::new();
+    for cause in e.chain() {
+        let cause = cause.to_string();
+        if !text.contains(&cause) {
+            if !text.is_empty() {
+                text.push_str(": ");
+            }
+            text.push_str(&cause);
+        }
+    }
+    text
+}
+
+/// The changes in `new` a running agent cannot make: each says what changed.
+fn needs_restart(
+    running: &ServerConfig,
+    cli_xdp_mode: Option<XdpAttachMode>,
+    new: &ServerConfig,
+) -> Vec<String> {
+    let mut changes = Vec::new();
+    if new.interface != running.interface {
+        changes.push(format!(
+            "[server] interface changed from {:?} to {:?}",
+            running.interface, new.interface
+        ));
+    }
+    let xdp_mode = cli_xdp_mode.unwrap_or(new.xdp_mode);
+    if xdp_mode != running.xdp_mode {
+        changes.push(format!(
+            "[server] xdp_mode changed from {:?} to {:?}",
+            running.xdp_mode, xdp_mode
+        ));
+    }
+    let mut old_listen = running.listen.clone();
+    let mut new_listen = new.listen.clone();
+    old_listen.sort();
+    old_listen.dedup();
+    new_listen.sort();
+    new_listen.dedup();
+    if new_listen != old_listen {
+        changes.push(format!(
+            "[server] listen changed from {:?} to {:?}",
+            running.listen, new.listen
+        ));
+    }
+    changes
 }
 
 fn start_dataplane(
     answers: &AnswerSet,
-    config: &Config,
+    server: &ServerConfig,
     interface: &str,
     mode: XdpAttachMode,
     pin_dir: &Path,
 ) -> Result<(Dataplane, String)> {
     let capacity = u32::try_from(answers.len()).unwrap_or(u32::MAX / 2);
-    let mut dataplane = Dataplane::load(capacity, config.server.edns_payload, Some(pin_dir))?;
-    let served = served_addresses(&config.server.listen)
+    let mut dataplane = Dataplane::load(capacity, server.edns_payload, Some(pin_dir))?;
+    let served = served_addresses(&server.listen)
         .context("listing this host's addresses for the wildcard listen addresses")?;
     log::info!(
         "fast path answers queries to {}",
@@ -125,4 +352,179 @@ fn start_dataplane(
         pin_dir.display()
     );
     Ok((dataplane, how))
+}
+
+/// The pid of a serving agent, written to `--pid-file` and removed when the agent stops.
+struct PidFile {
+    path: PathBuf,
+    pid: u32,
+}
+
+impl PidFile {
+    fn create(path: &Path) -> Result<Self> {
+        let pid = std::process::id();
+        if let Ok(Some(other)) = read_agent_pid(path) {
+            if other != pid {
+                bail!(
+                    "another dns-xdp agent (pid {other}) uses the pid file {}; stop it, or give \
+                     this one another --pid-file",
+                    path.display()
+                );
+            }
+        }
+        // Written aside and renamed, so `dns-xdp reload` never reads half a number.
+        let tmp = path.with_extension(format!("tmp.{pid}"));
+        fs::write(&tmp, format!("{pid}\n"))
+            .and_then(|()| fs::rename(&tmp, path))
+            .with_context(|| format!("writing the pid file {}", path.display()))?;
+        Ok(Self {
+            path: path.to_path_buf(),
+            pid,
+        })
+    }
+}
+
+impl Drop for PidFile {
+    fn drop(&mut self) {
+        // Only our own: another agent may have taken the file over.
+        if fs::read_to_string(&self.path).is_ok_and(|text| text.trim() == self.pid.to_string()) {
+            let _ = fs::remove_file(&self.path);
+        }
+    }
+}
+
+/// The pid in `pid_file` if a dns-xdp process runs with it; `None` if the file is stale.
+fn read_agent_pid(pid_file: &Path) -> Result<Option<u32>> {
+    let text = fs::read_to_string(pid_file).map_err(|e| match e.kind() {
+        io::ErrorKind::NotFound => anyhow!(
+            "no pid file at {}: is `dns-xdp run --pid-file {}` running?",
+            pid_file.display(),
+            pid_file.display()
+        ),
+        _ => anyhow!("cannot read the pid file {}: {e}", pid_file.display()),
+    })?;
+    let pid: u32 = text
+        .trim()
+        .parse()
+        .ok()
+        .filter(|&pid| pid > 0 && pid <= i32::MAX as u32)
+        .ok_or_else(|| {
+            anyhow!(
+                "the pid file {} holds {:?}, not a process id; remove it",
+                pid_file.display(),
+                text.trim()
+            )
+        })?;
+    // The kernel names a process after its executable (the first 15 bytes).
+    Ok(match fs::read_to_string(format!("/proc/{pid}/comm")) {
+        Ok(comm) if comm.trim_end() == "dns-xdp" => Some(pid),
+        _ => None,
+    })
+}
+
+/// `dns-xdp reload`: sends SIGHUP to the agent whose pid is in `pid_file`. Returns the pid.
+pub fn signal_reload(pid_file: &Path) -> Result<u32> {
+    let pid = read_agent_pid(pid_file)?.ok_or_else(|| {
+        anyhow!(
+            "no dns-xdp agent runs with the pid in {} (the file is stale: an agent removes it \
+             when it stops); start the agent with `dns-xdp run --pid-file {}`",
+            pid_file.display(),
+            pid_file.display()
+        )
+    })?;
+    // SAFETY: kill(2) has no memory-safety preconditions; `pid` is positive.
+    if unsafe { libc::kill(pid as libc::pid_t, libc::SIGHUP) } != 0 {
+        let e = io::Error::last_os_error();
+        bail!(
+            "cannot signal the agent (pid {pid}): {e}{}",
+            if e.raw_os_error() == Some(libc::EPERM) {
+                "; run `dns-xdp reload` as the agent's user (root)"
+            } else {
+                ""
+            }
+        );
+    }
+    Ok(pid)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn server(text: &str) -> ServerConfig {
+        #[derive(serde::Deserialize)]
+        struct Wrapper {
+            server: ServerConfig,
+        }
+        toml::from_str::<Wrapper>(text).unwrap().server
+    }
+
+    #[test]
+    fn error_causes_are_not_repeated() {
+        let e = anyhow::Error::new(io::Error::other("disk on fire"))
+            .context("reading zone: disk on fire")
+            .context("reloading");
+        assert_eq!(describe_error(&e), "reloading: reading zone: disk on fire");
+        let e = anyhow!("inner").context("outer");
+        assert_eq!(describe_error(&e), "outer: inner");
+    }
+
+    #[test]
+    fn restart_needed_for_interface_mode_and_listen_only() {
+        let running = server(
+            "[server]\ninterface = \"eth0\"\nlisten = [\"192.0.2.1:53\", \"[2001:db8::1]:53\"]\n",
+        );
+        let same = server(
+            "[server]\ninterface = \"eth0\"\nxdp_mode = \"native\"\nedns_payload = 1400\n\
+             listen = [\"[2001:db8::1]:53\", \"192.0.2.1:53\"]\n",
+        );
+        assert!(needs_restart(&running, None, &same).is_empty());
+
+        let other = server(
+            "[server]\ninterface = \"eth1\"\nxdp_mode = \"skb\"\nlisten = [\"192.0.2.1:53\"]\n",
+        );
+        let changes = needs_restart(&running, None, &other);
+        assert_eq!(changes.len(), 3, "{changes:?}");
+        assert!(changes[0].contains("interface") && changes[0].contains("eth1"));
+        assert!(changes[1].contains("xdp_mode"));
+        assert!(changes[2].contains("listen"));
+
+        // The command line's --xdp-mode wins over the file, before and after.
+        let mut skb = running.clone();
+        skb.xdp_mode = XdpAttachMode::Skb;
+        let off_in_file = server(
+            "[server]\ninterface = \"eth0\"\nxdp_mode = \"off\"\n\
+             listen = [\"192.0.2.1:53\", \"[2001:db8::1]:53\"]\n",
+        );
+        assert!(needs_restart(&skb, Some(XdpAttachMode::Skb), &off_in_file).is_empty());
+    }
+
+    #[test]
+    fn pid_file_round_trip_and_clear_errors() {
+        let dir = std::env::temp_dir().join(format!("dns-xdp-pidfile-{}", std::process::id()));
+        fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("agent.pid");
+
+        let e = signal_reload(&path).unwrap_err().to_string();
+        assert!(e.contains("no pid file") && e.contains("--pid-file"), "{e}");
+
+        fs::write(&path, "not a pid\n").unwrap();
+        let e = signal_reload(&path).unwrap_err().to_string();
+        assert!(e.contains("not a process id"), "{e}");
+
+        // Our own pid is a live process, but not one called dns-xdp: a stale file.
+        fs::write(&path, format!("{}\n", std::process::id())).unwrap();
+        let e = signal_reload(&path).unwrap_err().to_string();
+        assert!(e.contains("stale"), "{e}");
+
+        // A stale file is taken over, and removed on drop.
+        let pid_file = PidFile::create(&path).unwrap();
+        assert_eq!(
+            fs::read_to_string(&path).unwrap(),
+            format!("{}\n", std::process::id())
+        );
+        drop(pid_file);
+        assert!(!path.exists());
+        fs::remove_dir_all(&dir).unwrap();
+    }
 }

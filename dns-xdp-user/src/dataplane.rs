@@ -290,25 +290,39 @@ impl Dataplane {
             0 => 1,
             g => g,
         };
-        for answer in set.iter() {
-            let key = answer.key(next);
-            self.answers
-                .insert(key, answer.value, 0)
-                .map_err(map_err(map_names::ANSWERS))?;
+        let written = set
+            .iter()
+            .try_for_each(|answer| {
+                self.answers
+                    .insert(answer.key(next), answer.value, 0)
+                    .map_err(map_err(map_names::ANSWERS))
+            })
+            .and_then(|()| self.write_publish_state(next));
+        if let Err(e) = written {
+            // Take the half-written generation back out: the next publish reuses its number
+            // and must not inherit answers from this one.
+            let _ = self.remove_where(|k| k.generation == next);
+            return Err(e);
         }
-        self.write_publish_state(next)?;
         self.generation = next;
-        self.remove_stale()?;
+        let live = self.generation;
+        self.remove_where(|k| k.generation != live)?;
         Ok(next)
     }
 
-    /// Deletes every answer not of the live generation.
-    fn remove_stale(&mut self) -> Result<(), DataplaneError> {
+    /// Sets the EDNS payload size the program advertises from the next [`Dataplane::publish`]
+    /// on, which flips it together with the answers.
+    pub fn set_edns_payload(&mut self, edns_payload: u16) {
+        self.edns_payload = edns_payload;
+    }
+
+    /// Deletes every answer whose key matches `stale`.
+    fn remove_where(&mut self, stale: impl Fn(&AnswerKey) -> bool) -> Result<(), DataplaneError> {
         let stale: Vec<AnswerKey> = self
             .answers
             .keys()
             .filter_map(Result::ok)
-            .filter(|k| k.generation != self.generation)
+            .filter(|k| stale(k))
             .collect();
         for key in &stale {
             match self.answers.remove(key) {

@@ -1,4 +1,4 @@
-use std::path::PathBuf;
+use std::{path::PathBuf, process::ExitCode};
 
 use anyhow::Result;
 use clap::{Parser, Subcommand};
@@ -15,7 +15,8 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Load the zones, attach the fast path and serve until SIGINT/SIGTERM.
+    /// Load the zones, attach the fast path and serve until SIGINT/SIGTERM; SIGHUP reloads the
+    /// config and the zones.
     Run {
         /// TOML config file.
         #[arg(long, short)]
@@ -26,6 +27,16 @@ enum Command {
         /// Where to pin the maps (one directory per running agent).
         #[arg(long, default_value = PIN_DIR)]
         pin_dir: PathBuf,
+        /// Write the agent's pid here while it serves, for `dns-xdp reload`.
+        #[arg(long)]
+        pid_file: Option<PathBuf>,
+    },
+    /// Ask the running agent to reload its config and zones (sends it SIGHUP). If anything
+    /// fails to load, the agent keeps serving what it had and logs why.
+    Reload {
+        /// The agent's `--pid-file`.
+        #[arg(long)]
+        pid_file: PathBuf,
     },
     /// Print the fast-path counters of the running agent, summed over CPUs.
     Stats {
@@ -54,21 +65,46 @@ impl From<Mode> for XdpAttachMode {
     }
 }
 
-fn main() -> Result<()> {
+fn main() -> ExitCode {
     env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info")).init();
-    match Cli::parse().command {
+    match run(Cli::parse().command) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("Error: {}", agent::describe_error(&e));
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(command: Command) -> Result<()> {
+    match command {
         Command::Run {
             config,
             xdp_mode,
             pin_dir,
-        } => tokio::runtime::Builder::new_multi_thread()
-            .enable_all()
-            .build()?
-            .block_on(agent::run(agent::RunOptions {
+            pid_file,
+        } => {
+            let runtime = tokio::runtime::Builder::new_multi_thread()
+                .enable_all()
+                .build()?;
+            let result = runtime.block_on(agent::run(agent::RunOptions {
                 config,
                 xdp_mode: xdp_mode.map(Into::into),
                 pin_dir,
-            })),
+                pid_file,
+            }));
+            // A reload may still be reading zones; that only reads files, so don't wait for it.
+            runtime.shutdown_background();
+            result
+        }
+        Command::Reload { pid_file } => {
+            let pid = agent::signal_reload(&pid_file)?;
+            println!(
+                "dns-xdp: asked the agent (pid {pid}) to reload; its log says whether the new \
+                 zones are served"
+            );
+            Ok(())
+        }
         Command::Stats { json, pin_dir } => stats::print(&pin_dir, json),
     }
 }

@@ -1,7 +1,11 @@
 //! The fallback server: tokio UDP and TCP listeners that answer everything the fast path passes
 //! up, with the same [`Responder`] the fast path's answers are checked against.
 
-use std::{net::SocketAddr, sync::Arc, time::Duration};
+use std::{
+    net::SocketAddr,
+    sync::{Arc, PoisonError, RwLock},
+    time::Duration,
+};
 
 use tokio::{
     io::{AsyncReadExt, AsyncWriteExt},
@@ -18,6 +22,35 @@ const TCP_IDLE_TIMEOUT: Duration = Duration::from_secs(10);
 const MAX_TCP_CONNECTIONS: usize = 512;
 /// Queries answered on one TCP connection before it is closed.
 const MAX_QUERIES_PER_CONNECTION: usize = 1000;
+
+/// The responder the listeners answer with, replaceable while they serve (`dns-xdp reload`).
+///
+/// Each query takes its own `Arc` of the current responder, so a swap is one pointer store:
+/// queries already being answered finish with the old zones, every later one gets the new.
+/// The lock is held only to clone or store that pointer, never while answering.
+#[derive(Clone)]
+pub struct SharedResponder(Arc<RwLock<Arc<Responder>>>);
+
+impl SharedResponder {
+    pub fn new(responder: Responder) -> Self {
+        Self(Arc::new(RwLock::new(Arc::new(responder))))
+    }
+
+    /// The responder to answer the next query with.
+    pub fn current(&self) -> Arc<Responder> {
+        // Nothing panics while holding the lock, and a poisoned pointer is still whole.
+        self.0
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
+    /// Answers every later query with `responder`; returns the one it replaces.
+    pub fn replace(&self, responder: Responder) -> Arc<Responder> {
+        let mut slot = self.0.write().unwrap_or_else(PoisonError::into_inner);
+        std::mem::replace(&mut *slot, Arc::new(responder))
+    }
+}
 
 /// Sockets bound and ready to serve.
 pub struct Listeners {
@@ -45,8 +78,9 @@ impl Listeners {
             .collect()
     }
 
-    /// Serves until the returned future is dropped.
-    pub async fn serve(self, responder: Arc<Responder>) {
+    /// Serves until the returned future is dropped, each query with the responder `responder`
+    /// holds at the time.
+    pub async fn serve(self, responder: SharedResponder) {
         let mut tasks = JoinSet::new();
         for socket in self.udp {
             tasks.spawn(serve_udp(socket, responder.clone()));
@@ -91,7 +125,7 @@ fn bind_tcp(addr: SocketAddr) -> std::io::Result<TcpListener> {
     TcpListener::from_std(socket.into())
 }
 
-async fn serve_udp(socket: UdpSocket, responder: Arc<Responder>) {
+async fn serve_udp(socket: UdpSocket, responder: SharedResponder) {
     let mut buf = vec![0u8; 65535];
     loop {
         let (len, peer) = match socket.recv_from(&mut buf).await {
@@ -101,7 +135,7 @@ async fn serve_udp(socket: UdpSocket, responder: Arc<Responder>) {
                 continue;
             }
         };
-        if let Some(reply) = responder.respond(&buf[..len], Transport::Udp) {
+        if let Some(reply) = responder.current().respond(&buf[..len], Transport::Udp) {
             if let Err(e) = socket.send_to(&reply, peer).await {
                 log::debug!("UDP send to {peer} failed: {e}");
             }
@@ -109,7 +143,7 @@ async fn serve_udp(socket: UdpSocket, responder: Arc<Responder>) {
     }
 }
 
-async fn serve_tcp(listener: TcpListener, responder: Arc<Responder>, limit: Arc<Semaphore>) {
+async fn serve_tcp(listener: TcpListener, responder: SharedResponder, limit: Arc<Semaphore>) {
     loop {
         let permit = match limit.clone().acquire_owned().await {
             Ok(p) => p,
@@ -133,8 +167,12 @@ async fn serve_tcp(listener: TcpListener, responder: Arc<Responder>, limit: Arc<
 }
 
 /// Answers length-prefixed queries (RFC 1035 §4.2.2) in order until the client closes, goes
-/// idle, or reaches the per-connection limit.
-async fn serve_connection(mut stream: TcpStream, responder: &Responder) -> std::io::Result<()> {
+/// idle, or reaches the per-connection limit. Each query is answered with the responder current
+/// when it arrives, so a long-lived connection sees a reload too.
+async fn serve_connection(
+    mut stream: TcpStream,
+    responder: &SharedResponder,
+) -> std::io::Result<()> {
     let mut buf = vec![0u8; 65535];
     for _ in 0..MAX_QUERIES_PER_CONNECTION {
         let len = match tokio::time::timeout(TCP_IDLE_TIMEOUT, stream.read_u16()).await {
@@ -147,7 +185,7 @@ async fn serve_connection(mut stream: TcpStream, responder: &Responder) -> std::
             .map_err(|_| {
                 std::io::Error::new(std::io::ErrorKind::TimedOut, "query body timed out")
             })??;
-        let Some(reply) = responder.respond(&buf[..len], Transport::Tcp) else {
+        let Some(reply) = responder.current().respond(&buf[..len], Transport::Tcp) else {
             return Ok(());
         };
         let mut framed = Vec::with_capacity(reply.len() + 2);

@@ -1,5 +1,5 @@
 //! A `dns-xdp run` process inside a test topology's server namespace, with its config, pin
-//! directory and output, stopped (SIGTERM) and cleaned up on drop.
+//! directory, pid file and output, stopped (SIGTERM) and cleaned up on drop.
 
 use std::{
     io::{BufRead, BufReader, Read},
@@ -49,6 +49,10 @@ pub struct Agent {
     child: Option<Child>,
     /// Where the agent pins its maps; unique per agent.
     pub pin_dir: PathBuf,
+    /// The agent's `--pid-file`, which `dns-xdp reload` reads.
+    pub pid_file: PathBuf,
+    /// The agent's config file; rewrite it and [`Agent::reload`] to change the config.
+    pub config_path: PathBuf,
     dir: PathBuf,
     stderr: Arc<Mutex<String>>,
     /// The agent's stdout, line by line.
@@ -108,12 +112,15 @@ impl Agent {
         let config_path = dir.join("dns-xdp.toml");
         std::fs::write(&config_path, config)?;
         let pin_dir = PathBuf::from(format!("/sys/fs/bpf/dns-xdp-test-{tag}"));
+        let pid_file = dir.join("agent.pid");
         let mut cmd = Command::new(agent_binary());
         cmd.arg("run")
             .arg("--config")
             .arg(&config_path)
             .arg("--pin-dir")
             .arg(&pin_dir)
+            .arg("--pid-file")
+            .arg(&pid_file)
             .env("RUST_LOG", "info")
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
@@ -153,6 +160,8 @@ impl Agent {
         Ok(Self {
             child: Some(child),
             pin_dir,
+            pid_file,
+            config_path,
             dir,
             stderr,
             stdout,
@@ -207,6 +216,54 @@ impl Agent {
         serde_json::from_slice(&output.stdout).context("dns-xdp stats --json output")
     }
 
+    /// True while the agent process has not exited.
+    pub fn is_running(&mut self) -> bool {
+        self.child
+            .as_mut()
+            .is_some_and(|child| matches!(child.try_wait(), Ok(None)))
+    }
+
+    /// Runs `dns-xdp reload --pid-file` (which sends the agent SIGHUP) and waits for the
+    /// agent's verdict: its `dns-xdp: reloaded` line, or a logged "reload failed".
+    pub fn reload(&mut self) -> Result<Reload> {
+        let logged_before = self.stderr().len();
+        let output = Command::new(agent_binary())
+            .args(["reload", "--pid-file"])
+            .arg(&self.pid_file)
+            .output()?;
+        if !output.status.success() {
+            bail!(
+                "dns-xdp reload failed: {}",
+                String::from_utf8_lossy(&output.stderr)
+            );
+        }
+        let deadline = Instant::now() + START_TIMEOUT;
+        loop {
+            match self.stdout.recv_timeout(Duration::from_millis(50)) {
+                Ok(line) if line.starts_with("dns-xdp: reloaded") => {
+                    return Ok(Reload::Applied {
+                        line,
+                        log: self.stderr()[logged_before..].to_string(),
+                    })
+                }
+                Ok(_) | Err(mpsc::RecvTimeoutError::Timeout) => {}
+                Err(mpsc::RecvTimeoutError::Disconnected) => {
+                    bail!("agent exited during a reload: {}", self.stderr())
+                }
+            }
+            let log = self.stderr()[logged_before..].to_string();
+            // Whole lines only: the reader thread may have part of the last one.
+            if let Some(at) = log.find("reload failed") {
+                if log[at..].contains('\n') {
+                    return Ok(Reload::Refused { log });
+                }
+            }
+            if Instant::now() > deadline {
+                bail!("no reload verdict after {START_TIMEOUT:?}; stderr since: {log}");
+            }
+        }
+    }
+
     /// Sends SIGTERM and waits for the agent to exit.
     pub fn stop(&mut self) -> Result<ExitStatus> {
         let mut child = self.child.take().context("agent already stopped")?;
@@ -224,6 +281,16 @@ impl Agent {
             thread::sleep(Duration::from_millis(20));
         }
     }
+}
+
+/// What the agent made of a [`Agent::reload`].
+#[derive(Debug)]
+pub enum Reload {
+    /// It serves the new config and zones: its `dns-xdp: reloaded` line, and what it logged
+    /// since the reload began (warnings about settings that need a restart).
+    Applied { line: String, log: String },
+    /// It kept the old ones: its stderr since the reload began, which says why.
+    Refused { log: String },
 }
 
 impl Drop for Agent {
