@@ -1,10 +1,14 @@
 //! `dns-xdp run`: loads the config and zones, fills and attaches the fast path, and serves the
 //! fallback until SIGINT or SIGTERM. SIGHUP (or `dns-xdp reload`) reloads the config and every
 //! zone; a reload that fails in any way changes nothing, so the previous zones stay served.
+//! ALIAS targets outside our zones are resolved before serving and kept fresh while serving;
+//! an answer that changes is published like a reload.
 
 use std::{
+    collections::HashMap,
     fs, io,
     path::{Path, PathBuf},
+    time::Duration,
 };
 
 use anyhow::{anyhow, bail, Context, Result};
@@ -14,14 +18,19 @@ use tokio::{
 };
 
 use crate::{
+    alias::{self, refresh::Refresher, upstream::Upstreams, Alias, Flattened},
     answers::{AnswerSet, Skipped},
     config::{Config, ServerConfig},
     dataplane::{Dataplane, DataplaneError, XdpAttachMode},
     local_addrs::served_addresses,
     response::Responder,
     server::{Listeners, SharedResponder},
-    zone::Zone,
+    zone::{Name, Zone},
 };
+
+/// How long the agent waits at start for the first answers of ALIAS targets outside our zones
+/// before it serves without them (their aliases answer NODATA until they come).
+const FIRST_RESOLUTION_LIMIT: Duration = Duration::from_secs(5);
 
 pub struct RunOptions {
     pub config: PathBuf,
@@ -39,12 +48,23 @@ pub async fn run(options: RunOptions) -> Result<()> {
     let mut sigint = signal(SignalKind::interrupt()).context("installing SIGINT handler")?;
     let mut sigterm = signal(SignalKind::terminate()).context("installing SIGTERM handler")?;
 
-    let Loaded {
+    let loaded = Loaded::read(&options.config)?;
+    let mut refresher = Refresher::new(Upstreams::new(loaded.config.server.upstream.clone()));
+    refresher.set_targets(
+        Upstreams::new(loaded.config.server.upstream.clone()),
+        loaded.upstream_targets(),
+    );
+    if !refresher.is_empty() {
+        refresher.resolve_for(FIRST_RESOLUTION_LIMIT).await;
+    }
+    let Ready {
         config,
-        zones,
+        served,
         answers,
         skipped,
-    } = Loaded::read(&options.config)?;
+        base,
+        published,
+    } = loaded.ready(refresher.answers().clone());
     let mut server = config.server.clone();
     server.xdp_mode = options.xdp_mode.unwrap_or(config.server.xdp_mode);
     for skip in &skipped {
@@ -53,7 +73,7 @@ pub async fn run(options: RunOptions) -> Result<()> {
 
     // Bind before touching XDP: a busy port must not leave a program attached.
     let listeners = Listeners::bind(&server.listen).await?;
-    let responder = SharedResponder::new(Responder::new(zones, server.edns_payload));
+    let responder = SharedResponder::new(Responder::new(served, server.edns_payload));
 
     let dataplane = match server.xdp_mode {
         XdpAttachMode::Off => None,
@@ -99,15 +119,18 @@ pub async fn run(options: RunOptions) -> Result<()> {
         server,
         responder: responder.clone(),
         dataplane: dataplane.map(|(dataplane, _)| dataplane),
+        base,
+        published,
     };
     let serve = listeners.serve(responder);
     tokio::pin!(serve);
     // Zones load on a blocking thread while the select keeps answering signals, so a SIGTERM
     // is not held up by a large zone. A SIGHUP during a load asks for another one after it:
     // the files may have changed after they were read.
-    let mut loading: Option<JoinHandle<Result<Loaded>>> = None;
+    let mut loading: Option<JoinHandle<Result<Ready>>> = None;
     let mut again = false;
     loop {
+        let due = refresher.next_due();
         tokio::select! {
             _ = &mut serve => break,
             _ = sigint.recv() => {
@@ -122,17 +145,26 @@ pub async fn run(options: RunOptions) -> Result<()> {
                 if loading.is_some() {
                     again = true;
                 } else {
-                    loading = Some(agent.start_loading());
+                    loading = Some(agent.start_loading(refresher.answers()));
                 }
             }
             loaded = async { loading.as_mut().expect("guarded").await }, if loading.is_some() => {
                 loading = None;
-                agent.finish_reload(loaded.unwrap_or_else(|e| {
-                    Err(anyhow!("reading the config and zones panicked: {e}"))
-                }));
+                agent.finish_reload(
+                    loaded.unwrap_or_else(|e| {
+                        Err(anyhow!("reading the config and zones panicked: {e}"))
+                    }),
+                    &mut refresher,
+                );
                 if std::mem::take(&mut again) {
-                    loading = Some(agent.start_loading());
+                    loading = Some(agent.start_loading(refresher.answers()));
                 }
+            }
+            _ = sleep_until(due), if due.is_some() => refresher.start_due(),
+            lookup = refresher.next_finished() => {
+                refresher.finish(lookup);
+                // Also after a lookup that changed nothing: a publish that failed is retried.
+                agent.republish_if_stale(refresher.answers());
             }
         }
     }
@@ -142,25 +174,87 @@ pub async fn run(options: RunOptions) -> Result<()> {
     Ok(())
 }
 
-/// Everything read from the config file and the zone files, ready to serve.
+/// Everything read from the config file and the zone files.
 struct Loaded {
     config: Config,
+    /// As the zone files have them.
     zones: Vec<Zone>,
+    aliases: Vec<Alias>,
+}
+
+/// The zones and aliases a serving agent keeps to publish again when an upstream answer of an
+/// ALIAS target changes: only when there are such aliases.
+struct Base {
+    zones: Vec<Zone>,
+    aliases: Vec<Alias>,
+}
+
+/// A [`Loaded`] with its aliases flattened into the zones, ready to put in service.
+struct Ready {
+    config: Config,
+    /// The zones as served: with the aliases' addresses.
+    served: Vec<Zone>,
     answers: AnswerSet,
     skipped: Vec<Skipped>,
+    base: Option<Base>,
+    /// The upstream answers `served` holds, by target.
+    published: HashMap<Name, Flattened>,
 }
 
 impl Loaded {
     fn read(config_path: &Path) -> Result<Self> {
         let config = Config::load(config_path)?;
         let zones = load_zones(&config, config_path)?;
-        let (answers, skipped) = AnswerSet::from_zones(&zones);
+        let aliases = alias::plan(&config.alias_sources(), &zones)
+            .map_err(|e| anyhow!("config file {}: {e}", config_path.display()))?;
         Ok(Self {
             config,
             zones,
+            aliases,
+        })
+    }
+
+    /// The targets of aliases resolved through the upstreams.
+    fn upstream_targets(&self) -> Vec<Name> {
+        upstream_targets(&self.aliases)
+    }
+
+    /// Flattens the aliases into the zones with `upstream`, the last good answers by target,
+    /// and renders the fast path's answers.
+    fn ready(self, mut upstream: HashMap<Name, Flattened>) -> Ready {
+        let targets = self.upstream_targets();
+        upstream.retain(|target, _| targets.contains(target));
+        let base = (!targets.is_empty()).then(|| Base {
+            zones: self.zones.clone(),
+            aliases: self.aliases.clone(),
+        });
+        let served = alias::flatten(self.zones, &self.aliases, &upstream);
+        let (answers, skipped) = AnswerSet::from_zones(&served);
+        Ready {
+            config: self.config,
+            served,
             answers,
             skipped,
-        })
+            base,
+            published: upstream,
+        }
+    }
+}
+
+fn upstream_targets(aliases: &[Alias]) -> Vec<Name> {
+    let mut targets: Vec<Name> = aliases
+        .iter()
+        .filter(|a| matches!(a.source, alias::Source::Upstream))
+        .map(|a| a.target.clone())
+        .collect();
+    targets.sort();
+    targets.dedup();
+    targets
+}
+
+async fn sleep_until(due: Option<std::time::Instant>) {
+    if let Some(due) = due {
+        tokio::time::sleep_until(tokio::time::Instant::from_std(due)).await;
     }
 }
 
@@ -194,21 +288,32 @@ struct Running {
     server: ServerConfig,
     responder: SharedResponder,
     dataplane: Option<Dataplane>,
+    /// What to flatten again when an upstream answer changes; None without such aliases.
+    base: Option<Base>,
+    /// The upstream answers of ALIAS targets being served, by target.
+    published: HashMap<Name, Flattened>,
 }
 
 impl Running {
-    fn start_loading(&self) -> JoinHandle<Result<Loaded>> {
+    /// Reads the config and zones on a blocking thread, and flattens the aliases with
+    /// `upstream`, the last good answers of their targets.
+    fn start_loading(&self, upstream: &HashMap<Name, Flattened>) -> JoinHandle<Result<Ready>> {
         log::info!(
             "SIGHUP: reloading {} and its zones",
             self.config_path.display()
         );
         let path = self.config_path.clone();
-        tokio::task::spawn_blocking(move || Loaded::read(&path))
+        let upstream = upstream.clone();
+        tokio::task::spawn_blocking(move || Ok(Loaded::read(&path)?.ready(upstream)))
     }
 
-    fn finish_reload(&mut self, loaded: Result<Loaded>) {
-        match loaded.and_then(|new| self.apply(new)) {
-            Ok(summary) => println!("dns-xdp: reloaded {summary}"),
+    fn finish_reload(&mut self, loaded: Result<Ready>, refresher: &mut Refresher) {
+        match loaded.and_then(|new| self.apply(new, refresher)) {
+            Ok(summary) => {
+                println!("dns-xdp: reloaded {summary}");
+                // An upstream answer may have changed while the files were read.
+                self.republish_if_stale(refresher.answers());
+            }
             Err(e) => log::error!(
                 "reload failed, nothing changed: still serving the previous zones ({}); fix the \
                  problem below and reload again (SIGHUP or `dns-xdp reload`): {}",
@@ -218,21 +323,84 @@ impl Running {
         }
     }
 
-    /// Puts `new` in service: first the fast path (one generation flip), then the fallback
-    /// (one pointer swap). If the fast path refuses it, neither changes.
-    fn apply(&mut self, new: Loaded) -> Result<String> {
+    /// Puts `new` in service and resolves its aliases' upstream targets afresh (the last good
+    /// answers are kept meanwhile).
+    fn apply(&mut self, new: Ready, refresher: &mut Refresher) -> Result<String> {
         for change in needs_restart(&self.server, self.cli_xdp_mode, &new.config.server) {
             log::warn!("reload: {change} needs a restart; the running agent keeps the old value");
         }
-        let edns_payload = new.config.server.edns_payload;
+        let fast_path =
+            self.put_in_service(new.served, &new.answers, new.config.server.edns_payload)?;
+        for skip in &new.skipped {
+            log::info!("{skip}");
+        }
+        let targets = new
+            .base
+            .as_ref()
+            .map(|base| upstream_targets(&base.aliases))
+            .unwrap_or_default();
+        refresher.set_targets(Upstreams::new(new.config.server.upstream.clone()), targets);
+        self.base = new.base;
+        self.published = new.published;
+        Ok(format!(
+            "{} zone(s) from {}: {fast_path}",
+            new.config.zones.len(),
+            self.config_path.display()
+        ))
+    }
+
+    /// Flattens the aliases again if an upstream answer changed since the zones being served
+    /// were made, and publishes them. A failure is logged and tried again after the next
+    /// lookup; the previous answers stay in service.
+    fn republish_if_stale(&mut self, upstream: &HashMap<Name, Flattened>) {
+        let Some(base) = &self.base else {
+            return;
+        };
+        let mut current = upstream.clone();
+        let targets = upstream_targets(&base.aliases);
+        current.retain(|target, _| targets.contains(target));
+        if current == self.published {
+            return;
+        }
+        // Copying and rendering large zones takes a while: keep this worker's other tasks
+        // moving (the agent runs on the multi-threaded runtime).
+        let (served, answers) = tokio::task::block_in_place(|| {
+            let served = alias::flatten(base.zones.clone(), &base.aliases, &current);
+            let (answers, _) = AnswerSet::from_zones(&served);
+            (served, answers)
+        });
+        match self.put_in_service(served, &answers, self.server.edns_payload) {
+            Ok(fast_path) => {
+                self.published = current;
+                println!("dns-xdp: ALIAS answers changed: {fast_path}");
+            }
+            Err(e) => log::error!(
+                "publishing changed ALIAS answers failed; still serving the previous ones \
+                 ({}): {}",
+                self.serving(),
+                describe_error(&e)
+            ),
+        }
+    }
+
+    /// Puts zones in service: first the fast path (one generation flip), then the fallback
+    /// (one pointer swap). If the fast path refuses them, neither changes. Returns what the
+    /// fast path now serves, for the log.
+    fn put_in_service(
+        &mut self,
+        zones: Vec<Zone>,
+        answers: &AnswerSet,
+        edns_payload: u16,
+    ) -> Result<String> {
+        let new_answers = answers;
         let fast_path = match &mut self.dataplane {
             None => "XDP off".to_string(),
             Some(dataplane) => {
                 dataplane.set_edns_payload(edns_payload);
-                match dataplane.publish(&new.answers) {
+                match dataplane.publish(new_answers) {
                     Ok(generation) => format!(
                         "{} fast-path answers published (generation {generation})",
-                        new.answers.len()
+                        new_answers.len()
                     ),
                     Err(e) => {
                         dataplane.set_edns_payload(self.server.edns_payload);
@@ -245,23 +413,15 @@ impl Running {
                         };
                         bail!(
                             "publishing {} answers to the fast path: {e}{hint}",
-                            new.answers.len()
+                            new_answers.len()
                         );
                     }
                 }
             }
         };
-        for skip in &new.skipped {
-            log::info!("{skip}");
-        }
-        self.responder
-            .replace(Responder::new(new.zones, edns_payload));
+        self.responder.replace(Responder::new(zones, edns_payload));
         self.server.edns_payload = edns_payload;
-        Ok(format!(
-            "{} zone(s) from {}: {fast_path}",
-            new.config.zones.len(),
-            self.config_path.display()
-        ))
+        Ok(fast_path)
     }
 
     /// What is being served, for the log.

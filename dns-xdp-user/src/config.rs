@@ -34,6 +34,8 @@ pub struct Config {
     pub server: ServerConfig,
     #[serde(rename = "zone", default)]
     pub zones: Vec<ZoneConfig>,
+    #[serde(rename = "alias", default)]
+    pub aliases: Vec<AliasConfig>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -49,6 +51,9 @@ pub struct ServerConfig {
     /// The EDNS UDP payload size we advertise (RFC 6891; 1232 avoids fragmentation).
     #[serde(default = "default_edns_payload")]
     pub edns_payload: u16,
+    /// Resolvers asked, in order, for the addresses of ALIAS targets outside our zones.
+    #[serde(default)]
+    pub upstream: Vec<SocketAddr>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -58,6 +63,18 @@ pub struct ZoneConfig {
     pub origin: String,
     /// RFC 1035 zone file; relative paths are relative to the config file.
     pub file: PathBuf,
+}
+
+/// An ALIAS: `name` answers A and AAAA queries with the addresses of `target` (flattened), so
+/// that a zone apex, which cannot own a CNAME, can still follow a name someone else runs.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AliasConfig {
+    /// The name that answers, inside a configured zone (usually its apex).
+    pub name: String,
+    /// The name whose addresses it answers with: in our zones, or resolved through
+    /// `[server] upstream`.
+    pub target: String,
 }
 
 fn default_xdp_mode() -> XdpAttachMode {
@@ -73,6 +90,18 @@ fn default_listen() -> Vec<SocketAddr> {
 
 fn default_edns_payload() -> u16 {
     DEFAULT_EDNS_PAYLOAD
+}
+
+/// An alias with its names parsed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AliasSource {
+    /// Lowercase and fully qualified.
+    pub name: Name,
+    /// Lowercase and fully qualified.
+    pub target: Name,
+    /// True if the target is inside one of our zones, so it is resolved from them rather
+    /// than through `[server] upstream`.
+    pub local: bool,
 }
 
 /// A zone to load: its origin parsed, its file resolved.
@@ -140,7 +169,86 @@ impl Config {
             }
             seen.push(origin);
         }
+        let mut names: Vec<Name> = Vec::new();
+        for alias in &self.aliases {
+            let name = parse_origin(&alias.name).map_err(|e| {
+                invalid(format!(
+                    "[[alias]] name = {:?} is not a domain name: {e}",
+                    alias.name
+                ))
+            })?;
+            let target = parse_origin(&alias.target).map_err(|e| {
+                invalid(format!(
+                    "[[alias]] target = {:?} is not a domain name: {e}",
+                    alias.target
+                ))
+            })?;
+            if !seen.iter().any(|origin| origin.zone_of(&name)) {
+                return Err(invalid(format!(
+                    "[[alias]] name = {:?} is outside every configured [[zone]]; an alias \
+                     answers for a name in one of our zones, usually its apex",
+                    alias.name
+                )));
+            }
+            if names.contains(&name) {
+                return Err(invalid(format!(
+                    "[[alias]] name = {:?} is configured twice; a name has one alias",
+                    alias.name
+                )));
+            }
+            if target == name {
+                return Err(invalid(format!(
+                    "[[alias]] target = {:?} is the alias's own name",
+                    alias.target
+                )));
+            }
+            let local = seen.iter().any(|origin| origin.zone_of(&target));
+            if !local && self.server.upstream.is_empty() {
+                return Err(invalid(format!(
+                    "[[alias]] target = {:?} is outside our zones, so it is resolved through \
+                     [server] upstream, which is not set: add upstream = [\"192.0.2.53:53\"] \
+                     with the resolvers to ask",
+                    alias.target,
+                )));
+            }
+            names.push(name);
+        }
+        for (alias, name) in self.aliases.iter().zip(&names) {
+            let target = parse_origin(&alias.target).expect("parsed above");
+            if names.contains(&target) {
+                return Err(invalid(format!(
+                    "[[alias]] target = {:?} (the target of {name}) is itself an alias; point \
+                     it at that alias's target instead",
+                    alias.target
+                )));
+            }
+        }
+        if let Some(bad) = self.server.upstream.iter().find(|addr| addr.port() == 0) {
+            return Err(invalid(format!(
+                "[server] upstream {bad} has port 0; DNS resolvers listen on port 53"
+            )));
+        }
         Ok(())
+    }
+
+    /// The aliases with their names parsed, in config order.
+    pub fn alias_sources(&self) -> Vec<AliasSource> {
+        let origins: Vec<Name> = self
+            .zones
+            .iter()
+            .map(|z| parse_origin(&z.origin).expect("validated on load"))
+            .collect();
+        self.aliases
+            .iter()
+            .map(|alias| {
+                let target = parse_origin(&alias.target).expect("validated on load");
+                AliasSource {
+                    name: parse_origin(&alias.name).expect("validated on load"),
+                    local: origins.iter().any(|origin| origin.zone_of(&target)),
+                    target,
+                }
+            })
+            .collect()
     }
 
     /// The zones with origins parsed and files resolved against the config file's directory.
@@ -216,5 +324,104 @@ mod tests {
         let e = parse("[server]\nxdp_mode = \"off\"\n[[zone]]\norigin = \"a..b\"\nfile = \"a\"\n")
             .unwrap_err();
         assert!(e.to_string().contains("not a domain name"), "{e}");
+    }
+
+    const ZONES: &str = "[[zone]]\norigin = \"example.com.\"\nfile = \"a\"\n\
+                         [[zone]]\norigin = \"example.org.\"\nfile = \"b\"\n";
+
+    fn with_aliases(server_extra: &str, aliases: &str) -> Result<Config, ConfigError> {
+        parse(&format!(
+            "[server]\nxdp_mode = \"off\"\n{server_extra}{ZONES}{aliases}"
+        ))
+    }
+
+    fn alias(name: &str, target: &str) -> String {
+        format!("[[alias]]\nname = \"{name}\"\ntarget = \"{target}\"\n")
+    }
+
+    #[test]
+    fn aliases_and_upstreams() {
+        let c = with_aliases(
+            "upstream = [\"192.0.2.53:53\", \"[2001:db8::53]:5353\"]\n",
+            &(alias("Example.COM", "lb.example.net.")
+                + &alias("www.example.org.", "www.example.com.")),
+        )
+        .unwrap();
+        assert_eq!(c.server.upstream.len(), 2);
+        let a = c.alias_sources();
+        assert_eq!(a[0].name.to_string(), "example.com.");
+        assert!(!a[0].local);
+        assert!(a[1].local, "a target in another of our zones is local");
+
+        // Local targets need no upstream.
+        let c = with_aliases("", &alias("example.com.", "www.example.org.")).unwrap();
+        assert!(c.server.upstream.is_empty());
+    }
+
+    #[test]
+    fn alias_errors_name_the_key() {
+        let e = with_aliases("", &alias("example.com.", "lb.example.net.")).unwrap_err();
+        let e = e.to_string();
+        assert!(
+            e.contains("[[alias]] target = \"lb.example.net.\"") && e.contains("[server] upstream"),
+            "{e}"
+        );
+        let e = with_aliases("upstream = []\n", &alias("example.com.", "lb.example.net."))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("upstream"), "{e}");
+        let e = with_aliases("", &alias("example.net.", "example.com."))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("[[alias]] name = \"example.net.\"") && e.contains("outside every"),
+            "{e}"
+        );
+        let e = with_aliases(
+            "",
+            &(alias("a.example.com.", "example.org.") + &alias("A.example.com", "example.org.")),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("configured twice"), "{e}");
+        let e = with_aliases("", &alias("a.example.com.", "a.example.com"))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("own name"), "{e}");
+        let e = with_aliases(
+            "",
+            &(alias("a.example.com.", "b.example.com.") + &alias("b.example.com.", "example.org.")),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("itself an alias"), "{e}");
+        let e = with_aliases("", &alias("a..example.com.", "example.org."))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("[[alias]] name") && e.contains("not a domain name"),
+            "{e}"
+        );
+        let e = with_aliases(
+            "",
+            "[[alias]]\nname = \"a.example.com.\"\ntargte = \"x.\"\n",
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("targte"), "{e}");
+        let e = with_aliases(
+            "upstream = [\"192.0.2.53\"]\n",
+            &alias("example.com.", "lb.example.net."),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("upstream"), "{e}");
+        let e = with_aliases(
+            "upstream = [\"192.0.2.53:0\"]\n",
+            &alias("example.com.", "lb.example.net."),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("port 0"), "{e}");
     }
 }

@@ -2,6 +2,7 @@
 //! server for everything the fast path passes up.
 
 pub mod agent;
+pub mod alias;
 pub mod answers;
 pub mod config;
 pub mod dataplane;

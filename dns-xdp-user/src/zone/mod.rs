@@ -49,6 +49,9 @@ pub struct Zone {
     /// True if any name below the apex owns NS records, i.e. the zone delegates; most zones
     /// don't, and then [`Zone::delegation`] needs no lookups.
     has_cuts: bool,
+    /// Names that exist without owning RRsets (see [`Zone::insert_empty_name`]); a handful at
+    /// most, so a list.
+    empty_names: Vec<Name>,
 }
 
 /// What a name leads to in the authoritative data of a zone (RFC 1034 §4.3.2 step 3, with RFC
@@ -92,7 +95,64 @@ impl Zone {
             rrsets,
             soa,
             has_cuts,
+            empty_names: Vec::new(),
         })
+    }
+
+    /// Adds `rrset`, replacing the RRset of the same owner and type if there is
+    /// one. For data that does not come from the zone file, such as flattened ALIAS addresses;
+    /// the caller keeps the zone valid (no CNAME beside other data, no SOA).
+    ///
+    /// # Panics
+    /// If the owner is outside the zone or `rrset` is an SOA or empty.
+    pub fn insert_rrset(&mut self, mut rrset: RrSet) {
+        assert!(
+            self.contains(&rrset.name),
+            "{} is outside the zone {}",
+            rrset.name,
+            self.origin
+        );
+        assert!(
+            rrset.rtype != RecordType::SOA,
+            "the SOA comes from the zone file"
+        );
+        assert!(
+            !rrset.rdata.is_empty(),
+            "an RRset holds at least one record"
+        );
+        rrset.name = fqdn(&rrset.name).to_lowercase();
+        let found = self.rrsets.binary_search_by(|set| {
+            set.name
+                .cmp(&rrset.name)
+                .then_with(|| u16::from(set.rtype).cmp(&u16::from(rrset.rtype)))
+        });
+        match found {
+            Ok(at) => self.rrsets[at] = rrset,
+            Err(at) => {
+                self.has_cuts |= rrset.rtype == RecordType::NS && rrset.name != self.origin;
+                if at <= self.soa {
+                    self.soa += 1;
+                }
+                self.rrsets.insert(at, rrset);
+            }
+        }
+    }
+
+    /// Makes `name` exist even if it owns no RRsets, as an empty non-terminal
+    /// does: a query for it gets NODATA, never NXDOMAIN, and wildcards do not synthesize it.
+    ///
+    /// # Panics
+    /// If `name` is outside the zone.
+    pub fn insert_empty_name(&mut self, name: &Name) {
+        assert!(
+            self.contains(name),
+            "{name} is outside the zone {}",
+            self.origin
+        );
+        let name = fqdn(name).to_lowercase();
+        if !self.empty_names.contains(&name) {
+            self.empty_names.push(name);
+        }
     }
 
     pub fn origin(&self) -> &Name {
@@ -130,10 +190,11 @@ impl Zone {
         // Canonical order puts a name's descendants right after it, so the first RRset at or
         // after `name` tells whether anything exists at or below it.
         self.contains(&name)
-            && self
+            && (self
                 .rrsets
                 .get(self.lower_bound(&name))
                 .is_some_and(|set| name.zone_of(&set.name))
+                || self.empty_names.iter().any(|empty| name.zone_of(empty)))
     }
 
     /// The zone cut at or above `name`: the NS RRset of its highest ancestor-or-self below the
@@ -477,5 +538,42 @@ mod tests {
         assert!(matches!(z.find(&n("*.example.com.")), Lookup::Exact(_)));
         assert_eq!(z.find(&n("example.net.")), Lookup::NxDomain);
         assert_eq!(zone().find(&n("nope.example.com.")), Lookup::NxDomain);
+    }
+
+    #[test]
+    fn inserted_rrsets_and_empty_names_are_served() {
+        let mut z = zone();
+        let apex_a = RrSet {
+            name: n("EXAMPLE.com."),
+            rtype: RecordType::A,
+            ttl: 60,
+            rdata: vec![RData::A(A(Ipv4Addr::new(198, 51, 100, 7)))],
+        };
+        z.insert_rrset(apex_a.clone());
+        assert_eq!(
+            z.soa().rtype,
+            RecordType::SOA,
+            "the SOA index follows the insert"
+        );
+        let set = z.rrset(&n("example.com."), RecordType::A).unwrap();
+        assert_eq!(
+            (set.ttl, set.name.to_string().as_str()),
+            (60, "example.com.")
+        );
+        let mut replaced = apex_a;
+        replaced.ttl = 30;
+        z.insert_rrset(replaced);
+        assert_eq!(z.rrsets_at(&n("example.com.")).len(), 3, "A, NS, SOA");
+        assert_eq!(z.rrset(&n("example.com."), RecordType::A).unwrap().ttl, 30);
+
+        assert_eq!(z.find(&n("shop.x.example.com.")), Lookup::NxDomain);
+        z.insert_empty_name(&n("Shop.X.example.com."));
+        assert_eq!(z.find(&n("shop.x.example.com.")), Lookup::Exact(&[]));
+        assert_eq!(
+            z.find(&n("x.example.com.")),
+            Lookup::Exact(&[]),
+            "an ancestor exists"
+        );
+        assert_eq!(z.find(&n("y.shop.x.example.com.")), Lookup::NxDomain);
     }
 }
