@@ -25,12 +25,29 @@ const CLASS_IN: u16 = 1;
 pub struct Answer {
     pub view: u16,
     pub qtype: u16,
-    /// Hash of the lowercased name, which the value holds in full.
+    /// Hash of `name`.
     pub name_hash: u64,
-    pub value: AnswerValue,
+    /// The owner name: lowercased wire format.
+    pub name: Box<[u8]>,
+    pub answer_count: u16,
+    /// The answer section: every record of the RRset, owners compressed to the question.
+    pub answer: Box<[u8]>,
 }
 
 impl Answer {
+    /// The map value. Built when published rather than stored: it is mostly padding (a
+    /// million answers would hold ~800 MB of it).
+    pub fn value(&self) -> AnswerValue {
+        let mut value = AnswerValue::zeroed();
+        value.name[..self.name.len()].copy_from_slice(&self.name);
+        value.name_len = self.name.len() as u16;
+        value.answer_count = self.answer_count;
+        value.answer_len = self.answer.len() as u16;
+        value.answer_csum = ones_complement_sum(&self.answer);
+        value.data[..self.answer.len()].copy_from_slice(&self.answer);
+        value
+    }
+
     pub fn key(&self, generation: u32) -> AnswerKey {
         AnswerKey {
             generation,
@@ -180,19 +197,14 @@ impl Answer {
                 len: bytes.len(),
             });
         }
-        let mut value = AnswerValue::zeroed();
         let (name, name_len) = name_key(&rrset.name);
-        value.name = name;
-        value.name_len = name_len as u16;
-        value.answer_count = rrset.rdata.len() as u16;
-        value.answer_len = bytes.len() as u16;
-        value.answer_csum = ones_complement_sum(&bytes);
-        value.data[..bytes.len()].copy_from_slice(&bytes);
         Ok(Self {
             view: DEFAULT_VIEW,
             qtype,
             name_hash: name_hash(&name, name_len),
-            value,
+            name: name[..name_len].into(),
+            answer_count: rrset.rdata.len() as u16,
+            answer: bytes.into(),
         })
     }
 }
@@ -249,7 +261,7 @@ mod tests {
     fn find<'a>(set: &'a AnswerSet, name: &str, qtype: u16) -> &'a Answer {
         let (key, _) = name_key(&Name::from_ascii(name).unwrap());
         set.iter()
-            .find(|a| a.value.name == key && a.qtype == qtype)
+            .find(|a| a.value().name == key && a.qtype == qtype)
             .unwrap_or_else(|| panic!("no answer for {name} {qtype}"))
     }
 
@@ -260,10 +272,11 @@ mod tests {
         assert!(skipped.is_empty());
         let a = find(&set, "www.example.com.", QTYPE_A);
         let expected = [0xC0, 0x0C, 0, 1, 0, 1, 0, 0, 0, 120, 0, 4, 192, 0, 2, 10];
-        assert_eq!(a.value.answer_count, 1);
-        assert_eq!(&a.value.data[..a.value.answer_len as usize], &expected);
-        assert_eq!(a.value.answer_csum, ones_complement_sum(&expected));
-        assert_eq!(a.value.rrsig_len, 0);
+        assert_eq!(a.value().answer_count, 1);
+        let value = a.value();
+        assert_eq!(&value.data[..value.answer_len as usize], &expected);
+        assert_eq!(a.value().answer_csum, ones_complement_sum(&expected));
+        assert_eq!(a.value().rrsig_len, 0);
     }
 
     #[test]
@@ -273,9 +286,9 @@ mod tests {
         ));
         let (set, _) = AnswerSet::from_zones(&[z]);
         let a = find(&set, "v6.example.com.", QTYPE_AAAA);
-        assert_eq!(a.value.answer_count, 4);
-        assert_eq!(a.value.answer_len, 4 * 28);
-        assert_eq!(&a.value.data[10..12], &[0, 16]);
+        assert_eq!(a.value().answer_count, 4);
+        assert_eq!(a.value().answer_len, 4 * 28);
+        assert_eq!(&a.value().data[10..12], &[0, 16]);
     }
 
     #[test]
@@ -326,7 +339,7 @@ mod tests {
         .unwrap();
         let (set, _) = AnswerSet::from_zones(&[parent, child]);
         let a = find(&set, "ns1.child.example.com.", QTYPE_A);
-        assert_eq!(&a.value.data[12..16], &[198, 51, 100, 1]);
+        assert_eq!(&a.value().data[12..16], &[198, 51, 100, 1]);
         assert_eq!(set.iter().filter(|a| a.qtype == QTYPE_A).count(), 2);
     }
 

@@ -294,7 +294,7 @@ impl Dataplane {
             .iter()
             .try_for_each(|answer| {
                 self.answers
-                    .insert(answer.key(next), answer.value, 0)
+                    .insert(answer.key(next), answer.value(), 0)
                     .map_err(map_err(map_names::ANSWERS))
             })
             .and_then(|()| self.write_publish_state(next));

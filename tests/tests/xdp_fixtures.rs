@@ -732,7 +732,7 @@ fn a_hash_collision_passes_up_instead_of_answering_wrong() {
     let (answers, _) = AnswerSet::from_zones(std::slice::from_ref(&zone));
     let www = answers
         .iter()
-        .find(|a| a.value.name.starts_with(b"\x03www\x07example") && a.qtype == A)
+        .find(|a| a.name.starts_with(b"\x03www\x07example") && a.qtype == A)
         .expect("www A");
     // Forge the worst case: the key of "wwx.example.com." leads to the answer for www.
     let (wwx, len) =

@@ -186,9 +186,9 @@ fn flattened_addresses_serve_on_both_paths_byte_for_byte() {
         let (key, _) = name_key(&n(name));
         let entry = set
             .iter()
-            .find(|e| e.value.name == key && e.qtype == u16::from(qtype))
+            .find(|e| e.value().name == key && e.qtype == u16::from(qtype))
             .unwrap_or_else(|| panic!("no fast-path entry for {name} {qtype}"));
-        let section = &entry.value.data[..entry.value.answer_len as usize];
+        let section = &entry.value().data[..entry.value().answer_len as usize];
         let (_, name_len) = name_key(&n(name));
         let question_end = 12 + name_len + 4;
         assert_eq!(&bytes[question_end..], section, "{name} {qtype}");
@@ -232,7 +232,7 @@ fn before_its_first_answer_an_upstream_alias_answers_nodata() {
     let (set, _) = AnswerSet::from_zones(&served);
     let (key, _) = name_key(&n("shop.example.com."));
     assert!(
-        set.iter().all(|e| e.value.name != key),
+        set.iter().all(|e| e.value().name != key),
         "nothing for the fast path"
     );
     let responder = Responder::new(served, DEFAULT_EDNS_PAYLOAD);
