@@ -4,13 +4,16 @@ use std::process::Command;
 
 use anyhow::{bail, Result};
 
-use crate::ebpf::build_ebpf;
+use crate::ebpf::{build_agent, build_ebpf, Profile};
 use crate::{is_root, run, workspace_root};
 
 #[derive(Clone, Copy, clap::ValueEnum)]
 pub enum Which {
     /// The XDP program's cost per packet (hit A, hit AAAA, miss, MAC-swap baseline).
     Xdp,
+    /// The fallback server (XDP off) against Knot DNS and NSD under dnsperf over veth, and the
+    /// agent's load time and memory for a zone of a million A records.
+    Fallback,
 }
 
 pub fn bench(which: Which) -> Result<()> {
@@ -20,6 +23,12 @@ pub fn bench(which: Which) -> Result<()> {
     build_ebpf()?;
     let target = match which {
         Which::Xdp => "xdp",
+        Which::Fallback => {
+            // The bench runs the agent binary, which `cargo bench` does not build; an
+            // optimised one, to compare with the optimised C servers.
+            build_agent(Profile::Release)?;
+            "fallback"
+        }
     };
     run(Command::new("cargo").current_dir(workspace_root()).args([
         "bench",

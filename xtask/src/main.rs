@@ -41,7 +41,8 @@ enum Command {
         #[arg(long)]
         once: bool,
     },
-    /// Run benchmarks (needs root): `xdp` times the fast path through BPF_PROG_TEST_RUN.
+    /// Run benchmarks (needs root): `xdp` times the fast path through BPF_PROG_TEST_RUN;
+    /// `fallback` loads the fallback server, Knot and NSD with dnsperf and measures memory.
     Bench {
         #[arg(value_enum, default_value = "xdp")]
         which: bench::Which,

@@ -34,6 +34,7 @@ pub const DEBIAN_PACKAGES: &[(&str, &str)] = &[
         "knot",
         "Knot DNS, the reference server of the differential test",
     ),
+    ("nsd", "NSD, a peer server in the fallback benchmark"),
 ];
 
 /// Components of the nightly toolchain, which only builds and lints the eBPF crate.

@@ -1,0 +1,1051 @@
+//! The fallback server against Knot DNS and NSD under dnsperf, and what loading a zone of a
+//! million A records costs the agent.
+//!
+//! Throughput. One veth topology; each server in turn serves the same generated zone (10k names
+//! with A and AAAA, MX and TXT) on 192.0.2.1:53 in the server namespace: dns-xdp with XDP off
+//! (so its fallback answers everything, A and AAAA included), knotd (one UDP, one TCP and one
+//! background worker, no RRL module) and nsd (one server process, RRL off, minimal responses as
+//! Knot and dns-xdp give). dnsperf in the client namespace sends the same query mix to each
+//! (60% A, 20% AAAA, 5% MX, 5% TXT, 10% NXDOMAIN; `-c 8 -q 200`), a short warm-up and then a
+//! counted run. The machine is noisy, so the servers take turns (dns-xdp, knot, nsd, dns-xdp,
+//! ...) for `DNS_XDP_BENCH_ROUNDS` rounds (default 2), and each is summarised by its best and
+//! its median run. The CPU time each server and dnsperf used during the counted run is shown
+//! too: on two cores, a load generator at 100% means the servers were not the limit.
+//!
+//! Memory. A zone of 1,000,000 A records: the agent's time from spawn to its "serving" line and
+//! its peak RSS (VmHWM), with XDP off and with XDP in native mode on the veth (publishing every
+//! answer to the BPF map is part of loading; the map's kernel memory is not in the agent's RSS,
+//! so it is shown apart, from bpftool). Knot and NSD loading the same zone are shown for scale.
+//!
+//! Needs root, knotd, nsd and dnsperf, and a release build of the agent (`target/release/
+//! dns-xdp`, or `DNS_XDP_BIN`). Run with `cargo xtask bench fallback`, which builds it; results
+//! also go to `target/bench/fallback.json`.
+
+use std::{
+    fs,
+    net::{Ipv4Addr, SocketAddr, UdpSocket},
+    os::unix::process::CommandExt,
+    path::{Path, PathBuf},
+    process::{Child, Command, Stdio},
+    thread,
+    time::{Duration, Instant},
+};
+
+use anyhow::{bail, ensure, Context, Result};
+use dns_xdp_tests::{
+    agent::{agent_binary, Agent},
+    knot::{Knot, KnotZone},
+    netns::{in_netns, require_root, Topology},
+    packet::Query,
+};
+use hickory_proto::op::{Message, ResponseCode};
+use serde_json::{json, Value};
+
+/// Names with an A and an AAAA record in the throughput zone.
+const NAMES: usize = 10_000;
+/// Names with a TXT record.
+const TXT_NAMES: usize = 100;
+/// Lines in the dnsperf query file (dnsperf loops over it).
+const QUERY_LINES: usize = 100_000;
+const WARMUP_SECONDS: u32 = 2;
+const RUN_SECONDS: u32 = 10;
+const CLIENTS: u32 = 8;
+const OUTSTANDING: u32 = 200;
+const DEFAULT_ROUNDS: usize = 2;
+/// A records in the memory zone.
+const BIG_ZONE_RECORDS: usize = 1_000_000;
+/// Goal from the issue: that zone loads in under 1.5 GB of RSS (10^9 bytes, not GiB).
+const RSS_GOAL_BYTES: u64 = 1_500_000_000;
+/// How long NSD may take to serve a zone.
+const NSD_START_TIMEOUT: Duration = Duration::from_secs(60);
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    DnsXdp,
+    Knot,
+    Nsd,
+}
+
+impl Kind {
+    const ALL: [Kind; 3] = [Kind::DnsXdp, Kind::Knot, Kind::Nsd];
+
+    fn label(self) -> &'static str {
+        match self {
+            Kind::DnsXdp => "dns-xdp fallback",
+            Kind::Knot => "knotd",
+            Kind::Nsd => "nsd",
+        }
+    }
+}
+
+/// A running server of any kind; stopped on drop (each harness's own `Drop`).
+enum Server {
+    DnsXdp(Agent),
+    Knot(Knot),
+    Nsd(Nsd),
+}
+
+impl Server {
+    fn start(kind: Kind, topology: &Topology, zone: &Path, xdp_mode: &str) -> Result<Self> {
+        Ok(match kind {
+            Kind::DnsXdp => Server::DnsXdp(Agent::start(topology, zone, xdp_mode)?),
+            Kind::Knot => Server::Knot(Knot::start(
+                &topology.server_ns,
+                &[topology.server_v4.into()],
+                &[KnotZone::new("example.com.", zone)],
+            )?),
+            Kind::Nsd => Server::Nsd(Nsd::start(topology, zone)?),
+        })
+    }
+
+    fn stop(self) -> Result<()> {
+        match self {
+            Server::DnsXdp(mut agent) => {
+                agent.stop()?;
+            }
+            Server::Knot(mut knot) => {
+                knot.stop()?;
+            }
+            Server::Nsd(mut nsd) => nsd.stop()?,
+        }
+        Ok(())
+    }
+}
+
+/// `nsd -d` (foreground) with its config, pid file, xfrd state and log in a directory of its
+/// own, answering on the server address only.
+struct Nsd {
+    child: Option<Child>,
+    dir: PathBuf,
+}
+
+impl Nsd {
+    fn start(topology: &Topology, zone: &Path) -> Result<Self> {
+        let dir = std::env::temp_dir().join(format!("dns-xdp-nsd-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&dir);
+        fs::create_dir_all(&dir)?;
+        let d = dir.display();
+        let zone = zone.canonicalize()?;
+        let config = format!(
+            "server:\n\
+             \x20   ip-address: {addr}\n\
+             \x20   port: 53\n\
+             \x20   server-count: 1\n\
+             \x20   reuseport: no\n\
+             \x20   username: \"\"\n\
+             \x20   chroot: \"\"\n\
+             \x20   zonesdir: \"{d}\"\n\
+             \x20   database: \"\"\n\
+             \x20   zonelistfile: \"{d}/zone.list\"\n\
+             \x20   xfrdfile: \"{d}/xfrd.state\"\n\
+             \x20   xfrdir: \"{d}\"\n\
+             \x20   pidfile: \"{d}/nsd.pid\"\n\
+             \x20   logfile: \"{d}/nsd.log\"\n\
+             \x20   verbosity: 0\n\
+             \x20   hide-version: yes\n\
+             \x20   hide-identity: yes\n\
+             \x20   # No NS RRset in the authority section of positive answers: as Knot and dns-xdp.\n\
+             \x20   minimal-responses: yes\n\
+             \x20   rrl-ratelimit: 0\n\
+             \x20   rrl-whitelist-ratelimit: 0\n\
+             \n\
+             remote-control:\n\
+             \x20   control-enable: no\n\
+             \n\
+             zone:\n\
+             \x20   name: example.com\n\
+             \x20   zonefile: \"{zone}\"\n",
+            addr = topology.server_v4,
+            zone = zone.display(),
+        );
+        let config_path = dir.join("nsd.conf");
+        fs::write(&config_path, config)?;
+        let mut cmd = Command::new(sbin("nsd")?);
+        cmd.arg("-d")
+            .arg("-c")
+            .arg(&config_path)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null());
+        unblock_signals(&mut cmd);
+        let child = topology.spawn(&topology.server_ns, &mut cmd)?;
+        let mut nsd = Nsd {
+            child: Some(child),
+            dir,
+        };
+        let deadline = Instant::now() + NSD_START_TIMEOUT;
+        let server = SocketAddr::new(topology.server_v4.into(), 53);
+        loop {
+            let reply = ask(&topology.client_ns, server, "example.com.", 6)?;
+            if reply.is_some_and(|m| {
+                m.metadata.response_code == ResponseCode::NoError && !m.answers.is_empty()
+            }) {
+                return Ok(nsd);
+            }
+            if let Some(status) = nsd.child.as_mut().expect("running").try_wait()? {
+                bail!("nsd exited with {status} before serving: {}", nsd.log());
+            }
+            if Instant::now() > deadline {
+                bail!(
+                    "nsd did not serve within {NSD_START_TIMEOUT:?}: {}",
+                    nsd.log()
+                );
+            }
+            thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    fn log(&self) -> String {
+        fs::read_to_string(self.dir.join("nsd.log")).unwrap_or_default()
+    }
+
+    fn stop(&mut self) -> Result<()> {
+        let Some(mut child) = self.child.take() else {
+            return Ok(());
+        };
+        // SAFETY: kill(2) on our own child's pid.
+        unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while child.try_wait()?.is_none() {
+            if Instant::now() > deadline {
+                let _ = child.kill();
+                let _ = child.wait();
+                bail!("nsd ignored SIGTERM for 10 s");
+            }
+            thread::sleep(Duration::from_millis(20));
+        }
+        Ok(())
+    }
+}
+
+impl Drop for Nsd {
+    fn drop(&mut self) {
+        let _ = self.stop();
+        let _ = fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// A caller that blocks SIGTERM would pass its mask on to the child, which would then never
+/// see the SIGTERM that stops it.
+fn unblock_signals(cmd: &mut Command) {
+    // SAFETY: only async-signal-safe calls between fork and exec.
+    unsafe {
+        cmd.pre_exec(|| {
+            let mut empty: libc::sigset_t = std::mem::zeroed();
+            libc::sigemptyset(&mut empty);
+            libc::pthread_sigmask(libc::SIG_SETMASK, &empty, std::ptr::null_mut());
+            Ok(())
+        });
+    }
+}
+
+/// `name` on PATH or in /usr/sbin.
+fn sbin(name: &str) -> Result<PathBuf> {
+    std::env::var_os("PATH")
+        .map(|path| std::env::split_paths(&path).collect::<Vec<_>>())
+        .unwrap_or_default()
+        .into_iter()
+        .chain([PathBuf::from("/usr/sbin"), PathBuf::from("/usr/bin")])
+        .map(|dir| dir.join(name))
+        .find(|path| path.is_file())
+        .with_context(|| {
+            format!("{name} not found: `cargo xtask setup` installs it (Debian package)")
+        })
+}
+
+/// One query over UDP from inside `ns`; `None` if no reply came within a second.
+fn ask(ns: &str, server: SocketAddr, name: &str, qtype: u16) -> Result<Option<Message>> {
+    let query = Query::new(name, qtype).encode();
+    in_netns(ns, move || -> Option<Message> {
+        let socket = UdpSocket::bind((Ipv4Addr::UNSPECIFIED, 0)).ok()?;
+        socket.set_read_timeout(Some(Duration::from_secs(1))).ok()?;
+        socket.send_to(&query, server).ok()?;
+        let mut buf = vec![0u8; 65535];
+        let (n, _) = socket.recv_from(&mut buf).ok()?;
+        Message::from_vec(&buf[..n]).ok()
+    })
+}
+
+/// Deleted on drop.
+struct TempDir(PathBuf);
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = fs::remove_dir_all(&self.0);
+    }
+}
+
+/// xorshift64*: the same query file on every run.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
+    }
+
+    fn below(&mut self, n: usize) -> usize {
+        (self.next() % n as u64) as usize
+    }
+}
+
+fn doc_v4(i: usize) -> String {
+    let net = ["192.0.2", "198.51.100", "203.0.113"][i % 3];
+    format!("{net}.{}", 1 + (i / 3) % 254)
+}
+
+fn write_throughput_zone(path: &Path) -> Result<()> {
+    let mut text = String::from(
+        "$ORIGIN example.com.\n$TTL 300\n\
+         @ SOA ns1 hostmaster 1 3600 600 86400 60\n\
+         @ NS ns1\n\
+         @ MX 10 mail\n\
+         @ MX 20 mail2\n\
+         @ TXT \"v=spf1 -all\"\n\
+         ns1 A 192.0.2.53\n\
+         mail A 192.0.2.25\n\
+         mail2 A 198.51.100.25\n",
+    );
+    for i in 0..NAMES {
+        text.push_str(&format!(
+            "h{i} A {}\nh{i} AAAA 2001:db8:0:1::{:x}\n",
+            doc_v4(i),
+            i + 1
+        ));
+    }
+    for i in 0..TXT_NAMES {
+        text.push_str(&format!("t{i} TXT \"bench text {i}\"\n"));
+    }
+    fs::write(path, text)?;
+    Ok(())
+}
+
+/// 60% A, 20% AAAA, 5% MX, 5% TXT, 10% names that do not exist.
+fn write_queries(path: &Path) -> Result<()> {
+    let mut rng = Rng(0x5EED_D15C_0FFE_E123);
+    let mut text = String::with_capacity(QUERY_LINES * 24);
+    for _ in 0..QUERY_LINES {
+        let line = match rng.below(100) {
+            0..=59 => format!("h{}.example.com A\n", rng.below(NAMES)),
+            60..=79 => format!("h{}.example.com AAAA\n", rng.below(NAMES)),
+            80..=84 => "example.com MX\n".to_string(),
+            85..=89 => format!("t{}.example.com TXT\n", rng.below(TXT_NAMES)),
+            _ => format!("nx{}.example.com A\n", rng.below(1_000_000)),
+        };
+        text.push_str(&line);
+    }
+    fs::write(path, text)?;
+    Ok(())
+}
+
+fn write_big_zone(path: &Path) -> Result<()> {
+    let mut text = String::with_capacity(BIG_ZONE_RECORDS * 24);
+    text.push_str(
+        "$ORIGIN example.com.\n$TTL 300\n\
+         @ SOA ns1 hostmaster 1 3600 600 86400 60\n\
+         @ NS ns1\n\
+         ns1 A 192.0.2.53\n",
+    );
+    for i in 0..BIG_ZONE_RECORDS {
+        text.push_str(&format!("n{i} A {}\n", doc_v4(i)));
+    }
+    fs::write(path, text)?;
+    Ok(())
+}
+
+/// The pids of every process holding a UDP socket on port 53 in the server namespace (nsd's
+/// main and server processes share theirs).
+fn server_pids(topology: &Topology) -> Result<Vec<u32>> {
+    let output = topology.exec(&topology.server_ns, "ss", &["-Hulpn", "sport = :53"])?;
+    let text = String::from_utf8_lossy(&output.stdout);
+    let mut pids: Vec<u32> = text
+        .split("pid=")
+        .skip(1)
+        .filter_map(|rest| {
+            rest.split(|c: char| !c.is_ascii_digit())
+                .next()?
+                .parse()
+                .ok()
+        })
+        .collect();
+    pids.sort_unstable();
+    pids.dedup();
+    ensure!(
+        !pids.is_empty(),
+        "no process listens on UDP port 53: {text}"
+    );
+    Ok(pids)
+}
+
+/// User plus system CPU time of `pids` so far, in seconds.
+fn cpu_seconds(pids: &[u32]) -> f64 {
+    // SAFETY: sysconf has no preconditions.
+    let ticks = unsafe { libc::sysconf(libc::_SC_CLK_TCK) } as f64;
+    pids.iter()
+        .filter_map(|pid| fs::read_to_string(format!("/proc/{pid}/stat")).ok())
+        .filter_map(|stat| {
+            // Fields after the command name, which may hold spaces, ends with ')'.
+            let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
+            Some(fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?)
+        })
+        .sum::<u64>() as f64
+        / ticks
+}
+
+/// A `kB` field of /proc/<pid>/status or smaps_rollup, in bytes.
+fn proc_kb(pid: u32, file: &str, field: &str) -> u64 {
+    fs::read_to_string(format!("/proc/{pid}/{file}"))
+        .ok()
+        .and_then(|text| {
+            text.lines()
+                .find_map(|line| line.strip_prefix(field)?.strip_prefix(':'))
+                .and_then(|rest| rest.split_whitespace().next()?.parse::<u64>().ok())
+        })
+        .unwrap_or(0)
+        * 1024
+}
+
+fn mem_available() -> u64 {
+    let text = fs::read_to_string("/proc/meminfo").unwrap_or_default();
+    text.lines()
+        .find_map(|line| line.strip_prefix("MemAvailable:"))
+        .and_then(|rest| rest.split_whitespace().next()?.parse::<u64>().ok())
+        .unwrap_or(0)
+        * 1024
+}
+
+#[derive(Default, Clone)]
+struct Perf {
+    qps: f64,
+    avg_latency_us: f64,
+    min_latency_us: f64,
+    max_latency_us: f64,
+    stddev_latency_us: f64,
+    sent: u64,
+    completed: u64,
+    lost: u64,
+    rcodes: String,
+    response_bytes: f64,
+    run_seconds: f64,
+    /// CPU time of dnsperf and of the server processes, per second of the run (1.0 = one core).
+    dnsperf_cpu: f64,
+    server_cpu: f64,
+    /// All CPUs' busy (not idle) time per second of the run, as a share of all CPUs, from
+    /// /proc/stat: near 1.0 means the machine, not one server, was the limit.
+    busy: f64,
+    /// UDP datagrams the server namespace dropped for a full socket receive buffer.
+    rcvbuf_drops: u64,
+}
+
+impl Perf {
+    /// The server's CPU time per answered query, in µs: the figure to compare on a machine
+    /// where the servers, dnsperf and the veth's softirq work share two cores.
+    fn cpu_us_per_query(&self) -> f64 {
+        self.server_cpu * 1e6 / self.qps
+    }
+}
+
+/// The text after `label:` on the line that starts with it.
+fn field<'a>(text: &'a str, label: &str) -> Option<&'a str> {
+    text.lines()
+        .find_map(|line| line.trim_start().strip_prefix(label)?.strip_prefix(':'))
+        .map(str::trim)
+}
+
+fn first_number(text: &str) -> Option<f64> {
+    text.split(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .find(|s| !s.is_empty())?
+        .parse()
+        .ok()
+}
+
+/// The number after `key ` in text such as "0.000745 (min 0.000020, max 0.004640)".
+fn after(text: &str, key: &str) -> Option<f64> {
+    first_number(text.split_once(key)?.1)
+}
+
+fn parse_dnsperf(out: &str) -> Result<Perf> {
+    let get = |label: &str| {
+        field(out, label).with_context(|| format!("dnsperf printed no {label:?}:\n{out}"))
+    };
+    let number = |label: &str| -> Result<f64> {
+        first_number(get(label)?).with_context(|| format!("dnsperf {label:?} is not a number"))
+    };
+    let latency = get("Average Latency (s)")?;
+    Ok(Perf {
+        qps: number("Queries per second")?,
+        avg_latency_us: first_number(latency).unwrap_or(f64::NAN) * 1e6,
+        min_latency_us: after(latency, "min").unwrap_or(f64::NAN) * 1e6,
+        max_latency_us: after(latency, "max").unwrap_or(f64::NAN) * 1e6,
+        stddev_latency_us: number("Latency StdDev (s)")? * 1e6,
+        sent: number("Queries sent")? as u64,
+        completed: number("Queries completed")? as u64,
+        lost: number("Queries lost")? as u64,
+        rcodes: get("Response codes")?.to_string(),
+        response_bytes: field(out, "Average packet size")
+            .and_then(|s| after(s, "response"))
+            .unwrap_or(f64::NAN),
+        run_seconds: number("Run time (s)")?,
+        dnsperf_cpu: 0.0,
+        server_cpu: 0.0,
+        busy: 0.0,
+        rcvbuf_drops: 0,
+    })
+}
+
+/// Runs dnsperf for `seconds` in the client namespace and returns its figures, with the CPU
+/// time it used (from wait4) and that the server processes used meanwhile.
+fn dnsperf(topology: &Topology, dir: &Path, queries: &Path, seconds: u32) -> Result<Perf> {
+    let pids = server_pids(topology)?;
+    let out_path = dir.join("dnsperf.out");
+    let mut cmd = Command::new(sbin("dnsperf")?);
+    cmd.args(["-s", &topology.server_v4.to_string(), "-d"])
+        .arg(queries)
+        .args(["-l", &seconds.to_string()])
+        .args(["-c", &CLIENTS.to_string(), "-q", &OUTSTANDING.to_string()])
+        .stdin(Stdio::null())
+        .stdout(fs::File::create(&out_path)?)
+        .stderr(Stdio::piped());
+    let server_before = cpu_seconds(&pids);
+    let system_before = cpu_times();
+    let drops_before = rcvbuf_errors(topology);
+    let mut child = topology.spawn(&topology.client_ns, &mut cmd)?;
+    let mut stderr = child.stderr.take().expect("piped");
+    let errors = thread::spawn(move || {
+        let mut text = String::new();
+        let _ = std::io::Read::read_to_string(&mut stderr, &mut text);
+        text
+    });
+    let mut status = 0;
+    // SAFETY: rusage is plain data, valid when zeroed.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    // SAFETY: wait4 on our own child; `status` and `usage` are valid for writes.
+    let rc = unsafe { libc::wait4(child.id() as i32, &mut status, 0, &mut usage) };
+    ensure!(rc > 0, "wait4: {}", std::io::Error::last_os_error());
+    let server_cpu = cpu_seconds(&pids) - server_before;
+    let system = cpu_times();
+    let drops = rcvbuf_errors(topology).saturating_sub(drops_before);
+    let stderr = errors.join().unwrap_or_default();
+    let out = fs::read_to_string(&out_path)?;
+    ensure!(
+        libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0,
+        "dnsperf failed (status {status:#x}): {stderr}{out}"
+    );
+    let secs = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 / 1e6;
+    let mut perf = parse_dnsperf(&out)?;
+    perf.dnsperf_cpu = (secs(usage.ru_utime) + secs(usage.ru_stime)) / perf.run_seconds;
+    perf.server_cpu = server_cpu / perf.run_seconds;
+    // Per second of the run, not of the wall time: dnsperf waits out its timeout for lost
+    // queries after the run, idle.
+    // SAFETY: sysconf has no preconditions.
+    let ticks = unsafe { libc::sysconf(libc::_SC_CLK_TCK) } as f64;
+    let cpus = thread::available_parallelism().map_or(1, |n| n.get()) as f64;
+    let busy = (system.0 - system_before.0).saturating_sub(system.1 - system_before.1);
+    perf.busy = busy as f64 / ticks / perf.run_seconds / cpus;
+    perf.rcvbuf_drops = drops;
+    Ok(perf)
+}
+
+/// `Udp: RcvbufErrors` of the server namespace so far.
+fn rcvbuf_errors(topology: &Topology) -> u64 {
+    let Ok(output) = topology.exec(&topology.server_ns, "cat", &["/proc/net/snmp"]) else {
+        return 0;
+    };
+    let text = String::from_utf8_lossy(&output.stdout);
+    let mut udp = text.lines().filter(|line| line.starts_with("Udp: "));
+    let (Some(names), Some(values)) = (udp.next(), udp.next()) else {
+        return 0;
+    };
+    names
+        .split_whitespace()
+        .zip(values.split_whitespace())
+        .find(|(name, _)| *name == "RcvbufErrors")
+        .and_then(|(_, value)| value.parse().ok())
+        .unwrap_or(0)
+}
+
+/// All CPUs' (total, idle + iowait) jiffies so far, from the first line of /proc/stat.
+fn cpu_times() -> (u64, u64) {
+    let text = fs::read_to_string("/proc/stat").unwrap_or_default();
+    let fields: Vec<u64> = text
+        .lines()
+        .next()
+        .unwrap_or("")
+        .split_whitespace()
+        .skip(1)
+        .filter_map(|f| f.parse().ok())
+        .collect();
+    // user nice system idle iowait irq softirq steal (guest time is already in user).
+    let total = fields.iter().take(8).sum();
+    let idle = fields.get(3).copied().unwrap_or(0) + fields.get(4).copied().unwrap_or(0);
+    (total, idle)
+}
+
+fn median(values: &mut [f64]) -> f64 {
+    values.sort_by(f64::total_cmp);
+    let n = values.len();
+    if n % 2 == 1 {
+        values[n / 2]
+    } else {
+        (values[n / 2 - 1] + values[n / 2]) / 2.0
+    }
+}
+
+fn rounds() -> usize {
+    std::env::var("DNS_XDP_BENCH_ROUNDS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .filter(|&n| n > 0)
+        .unwrap_or(DEFAULT_ROUNDS)
+}
+
+fn version(program: &str, arg: &str) -> String {
+    sbin(program)
+        .ok()
+        .and_then(|path| Command::new(path).arg(arg).output().ok())
+        .map(|o| {
+            let text = format!(
+                "{}{}",
+                String::from_utf8_lossy(&o.stdout),
+                String::from_utf8_lossy(&o.stderr)
+            );
+            text.lines().next().unwrap_or("").trim().to_string()
+        })
+        .unwrap_or_default()
+}
+
+struct Summary {
+    kind: Kind,
+    best: f64,
+    median: f64,
+    latency_us: f64,
+    stddev_us: f64,
+    lost: u64,
+    server_cpu: f64,
+    cpu_us_per_query: f64,
+    dnsperf_cpu: f64,
+    busy: f64,
+}
+
+fn throughput(topology: &Topology, dir: &Path, json: &mut Value) -> Result<Vec<Summary>> {
+    let zone = dir.join("example.com.zone");
+    let queries = dir.join("queries.txt");
+    write_throughput_zone(&zone)?;
+    write_queries(&queries)?;
+    let rounds = rounds();
+    println!(
+        "\nfallback throughput: dnsperf -c {CLIENTS} -q {OUTSTANDING} -l {RUN_SECONDS} (after a \
+         {WARMUP_SECONDS} s warm-up) from {} to {}:53 over veth;\n\
+         zone: {NAMES} names with A and AAAA, {TXT_NAMES} TXT, apex MX; queries: 60% A, 20% AAAA, \
+         5% MX, 5% TXT, 10% NXDOMAIN;\n\
+         servers take turns, {rounds} round(s); srv/perf CPU: CPU time of the server's processes \
+         and of dnsperf per second of the counted run (100% = one core); µs/q: server CPU time per \
+         query; busy: all {} CPUs, softirq included; drops: queries the server's socket dropped \
+         (receive buffer full)\n",
+        topology.client_ns,
+        topology.server_v4,
+        thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(0)
+    );
+    println!(
+        "{:<17} {:>5} {:>10} {:>9} {:>9} {:>8} {:>6} {:>6} {:>7} {:>6} {:>8} {:>5} {:>6}  response codes",
+        "server",
+        "round",
+        "qps",
+        "avg µs",
+        "sd µs",
+        "max µs",
+        "lost",
+        "drops",
+        "srv CPU",
+        "µs/q",
+        "perf CPU",
+        "busy",
+        "bytes"
+    );
+    let mut runs: Vec<(Kind, Perf)> = Vec::new();
+    for round in 1..=rounds {
+        for kind in Kind::ALL {
+            let server = Server::start(kind, topology, &zone, "off")
+                .with_context(|| format!("starting {}", kind.label()))?;
+            dnsperf(topology, dir, &queries, WARMUP_SECONDS)?;
+            let perf = dnsperf(topology, dir, &queries, RUN_SECONDS)?;
+            server.stop()?;
+            println!(
+                "{:<17} {:>5} {:>10.0} {:>9.0} {:>9.0} {:>8.0} {:>6} {:>6} {:>6.0}% {:>6.2} {:>7.0}% {:>4.0}% {:>6.0}  {}",
+                kind.label(),
+                round,
+                perf.qps,
+                perf.avg_latency_us,
+                perf.stddev_latency_us,
+                perf.max_latency_us,
+                perf.lost,
+                perf.rcvbuf_drops,
+                perf.server_cpu * 100.0,
+                perf.cpu_us_per_query(),
+                perf.dnsperf_cpu * 100.0,
+                perf.busy * 100.0,
+                perf.response_bytes,
+                perf.rcodes
+            );
+            json["runs"].as_array_mut().expect("array").push(json!({
+                "server": kind.label(),
+                "round": round,
+                "qps": perf.qps,
+                "avg_latency_us": perf.avg_latency_us,
+                "min_latency_us": perf.min_latency_us,
+                "max_latency_us": perf.max_latency_us,
+                "stddev_latency_us": perf.stddev_latency_us,
+                "queries_sent": perf.sent,
+                "queries_completed": perf.completed,
+                "queries_lost": perf.lost,
+                "server_rcvbuf_drops": perf.rcvbuf_drops,
+                "response_codes": perf.rcodes,
+                "avg_response_bytes": perf.response_bytes,
+                "server_cpu_share": perf.server_cpu,
+                "server_cpu_us_per_query": perf.cpu_us_per_query(),
+                "dnsperf_cpu_share": perf.dnsperf_cpu,
+                "machine_busy_share": perf.busy,
+            }));
+            runs.push((kind, perf));
+        }
+    }
+    let summaries: Vec<Summary> = Kind::ALL
+        .iter()
+        .map(|&kind| {
+            let of: Vec<&Perf> = runs
+                .iter()
+                .filter(|(k, _)| *k == kind)
+                .map(|(_, p)| p)
+                .collect();
+            let collect = |f: fn(&Perf) -> f64| of.iter().map(|p| f(p)).collect::<Vec<f64>>();
+            Summary {
+                kind,
+                best: of.iter().map(|p| p.qps).fold(0.0, f64::max),
+                median: median(&mut collect(|p| p.qps)),
+                latency_us: median(&mut collect(|p| p.avg_latency_us)),
+                stddev_us: median(&mut collect(|p| p.stddev_latency_us)),
+                lost: of.iter().map(|p| p.lost).sum(),
+                server_cpu: median(&mut collect(|p| p.server_cpu)),
+                cpu_us_per_query: median(&mut collect(Perf::cpu_us_per_query)),
+                dnsperf_cpu: median(&mut collect(|p| p.dnsperf_cpu)),
+                busy: median(&mut collect(|p| p.busy)),
+            }
+        })
+        .collect();
+    Ok(summaries)
+}
+
+fn print_summary(summaries: &[Summary], rounds: usize, json: &mut Value) {
+    let nsd = summaries
+        .iter()
+        .find(|s| s.kind == Kind::Nsd)
+        .expect("nsd ran");
+    println!(
+        "\nsummary over {rounds} run(s) each: best and median qps; latency, CPU, busy: medians; \
+         lost: total\n"
+    );
+    println!(
+        "{:<17} {:>10} {:>10} {:>8} {:>8} {:>9} {:>8} {:>6} {:>7} {:>6} {:>8} {:>5}",
+        "server",
+        "best qps",
+        "median",
+        "×NSD",
+        "×NSD",
+        "avg µs",
+        "sd µs",
+        "lost",
+        "srv CPU",
+        "µs/q",
+        "perf CPU",
+        "busy"
+    );
+    println!(
+        "{:<17} {:>10} {:>10} {:>8} {:>8}",
+        "", "", "", "(best)", "(median)"
+    );
+    for s in summaries {
+        println!(
+            "{:<17} {:>10.0} {:>10.0} {:>7.2}× {:>7.2}× {:>9.0} {:>8.0} {:>6} {:>6.0}% {:>6.2} {:>7.0}% {:>4.0}%",
+            s.kind.label(),
+            s.best,
+            s.median,
+            s.best / nsd.best,
+            s.median / nsd.median,
+            s.latency_us,
+            s.stddev_us,
+            s.lost,
+            s.server_cpu * 100.0,
+            s.cpu_us_per_query,
+            s.dnsperf_cpu * 100.0,
+            s.busy * 100.0
+        );
+        json["summary"].as_array_mut().expect("array").push(json!({
+            "server": s.kind.label(),
+            "runs": rounds,
+            "best_qps": s.best,
+            "median_qps": s.median,
+            "best_ratio_to_nsd": s.best / nsd.best,
+            "median_ratio_to_nsd": s.median / nsd.median,
+            "median_avg_latency_us": s.latency_us,
+            "median_stddev_latency_us": s.stddev_us,
+            "queries_lost": s.lost,
+            "median_server_cpu_share": s.server_cpu,
+            "median_server_cpu_us_per_query": s.cpu_us_per_query,
+            "median_dnsperf_cpu_share": s.dnsperf_cpu,
+            "median_machine_busy_share": s.busy,
+        }));
+    }
+    let ours = &summaries[0];
+    let met = ours.median >= nsd.median;
+    println!(
+        "\ngoal: the fallback at least matches NSD's qps — median {:.0} vs {:.0} ({:.2}×), best \
+         {:.0} vs {:.0} ({:.2}×): {}",
+        ours.median,
+        nsd.median,
+        ours.median / nsd.median,
+        ours.best,
+        nsd.best,
+        ours.best / nsd.best,
+        if met { "met" } else { "NOT met" }
+    );
+    json["goal"] = json!({
+        "statement": "dns-xdp's fallback (XDP off) median qps >= NSD's median qps",
+        "met": met,
+        "median_ratio_to_nsd": ours.median / nsd.median,
+        "best_ratio_to_nsd": ours.best / nsd.best,
+    });
+}
+
+/// The kernel memory of every map pinned in `pin_dir`, from bpftool (`bytes_memlock`, which
+/// for the answer hash map, created without preallocation, counts the elements it holds).
+fn pinned_map_memory(pin_dir: &Path) -> Vec<(String, u64, u64)> {
+    let Ok(entries) = fs::read_dir(pin_dir) else {
+        return Vec::new();
+    };
+    let mut maps: Vec<(String, u64, u64)> = entries
+        .filter_map(Result::ok)
+        .filter_map(|entry| {
+            let output = Command::new("bpftool")
+                .args(["-j", "map", "show", "pinned"])
+                .arg(entry.path())
+                .output()
+                .ok()?;
+            let info: Value = serde_json::from_slice(&output.stdout).ok()?;
+            Some((
+                entry.file_name().to_string_lossy().into_owned(),
+                info["bytes_memlock"].as_u64()?,
+                info["max_entries"].as_u64().unwrap_or(0),
+            ))
+        })
+        .collect();
+    maps.sort();
+    maps
+}
+
+fn memory(topology: &Topology, dir: &Path, json: &mut Value) -> Result<()> {
+    let zone = dir.join("big.zone");
+    let started = Instant::now();
+    write_big_zone(&zone)?;
+    println!(
+        "\nmemory: zone of {BIG_ZONE_RECORDS} A records ({:.1} MB file, written in {:.1} s); \
+         load = spawn until serving (dns-xdp: its \"serving\" line; knotd, nsd: SOA answered);\n\
+         peak = VmHWM of the largest process; PSS = proportional set size summed over the \
+         server's processes, once serving; goal: dns-xdp peak under {:.1} GB\n",
+        fs::metadata(&zone)?.len() as f64 / 1e6,
+        started.elapsed().as_secs_f64(),
+        RSS_GOAL_BYTES as f64 / 1e9
+    );
+    println!(
+        "{:<28} {:>8} {:>10} {:>10} {:>10}  check",
+        "server", "load s", "peak MB", "PSS MB", "stop s"
+    );
+    let server = SocketAddr::new(topology.server_v4.into(), 53);
+    let cases = [
+        (Kind::DnsXdp, "off", "dns-xdp, XDP off"),
+        (Kind::DnsXdp, "native", "dns-xdp, XDP native"),
+        (Kind::Knot, "", "knotd"),
+        (Kind::Nsd, "", "nsd"),
+    ];
+    for (kind, mode, label) in cases {
+        let available_before = mem_available();
+        let t0 = Instant::now();
+        let started = Server::start(kind, topology, &zone, mode);
+        let load = t0.elapsed().as_secs_f64();
+        let server_proc = match started {
+            Ok(s) => s,
+            Err(e) => {
+                println!("{label:<28} failed to load: {e:#}");
+                json["memory"].as_array_mut().expect("array").push(json!({
+                    "server": label, "error": format!("{e:#}"),
+                }));
+                continue;
+            }
+        };
+        let pids = server_pids(topology)?;
+        let peak = pids
+            .iter()
+            .map(|&pid| proc_kb(pid, "status", "VmHWM"))
+            .max()
+            .unwrap_or(0);
+        let rss: u64 = pids
+            .iter()
+            .map(|&pid| proc_kb(pid, "status", "VmRSS"))
+            .sum();
+        let pss: u64 = pids
+            .iter()
+            .map(|&pid| proc_kb(pid, "smaps_rollup", "Pss"))
+            .sum();
+        let system_used = available_before.saturating_sub(mem_available());
+        let last = format!("n{}.example.com.", BIG_ZONE_RECORDS - 1);
+        let reply = ask(&topology.client_ns, server, &last, 1)?;
+        let check = match &reply {
+            Some(m) if m.answers.len() == 1 => format!("{last} A {}", m.answers[0].data),
+            Some(m) => format!("{last} A: {:?}", m.metadata.response_code),
+            None => format!("{last} A: no answer"),
+        };
+        let maps = match &server_proc {
+            Server::DnsXdp(agent) if mode != "off" => pinned_map_memory(&agent.pin_dir),
+            _ => Vec::new(),
+        };
+        let t1 = Instant::now();
+        server_proc.stop()?;
+        let stop = t1.elapsed().as_secs_f64();
+        println!(
+            "{label:<28} {load:>8.2} {:>10.0} {:>10.0} {stop:>10.2}  {check}",
+            peak as f64 / 1e6,
+            pss as f64 / 1e6
+        );
+        let kernel: u64 = maps.iter().map(|(_, bytes, _)| bytes).sum();
+        for (name, bytes, max_entries) in &maps {
+            if *bytes >= 1_000_000 {
+                println!(
+                    "{:<28} kernel map {name}: {:.0} MB (bpftool memlock; max_entries {max_entries})",
+                    "",
+                    *bytes as f64 / 1e6
+                );
+            }
+        }
+        if !maps.is_empty() {
+            println!(
+                "{:<28} all pinned maps: {:.0} MB; system MemAvailable fell {:.0} MB while it \
+                 loaded (agent + kernel)",
+                "",
+                kernel as f64 / 1e6,
+                system_used as f64 / 1e6
+            );
+        }
+        let mut entry = json!({
+            "server": label,
+            "load_seconds": load,
+            "peak_rss_bytes": peak,
+            "rss_bytes": rss,
+            "pss_bytes": pss,
+            "processes": pids.len(),
+            "stop_seconds": stop,
+            "check": check,
+        });
+        if kind == Kind::DnsXdp {
+            entry["under_goal"] = json!(peak < RSS_GOAL_BYTES);
+        }
+        if !maps.is_empty() {
+            entry["kernel_maps_bytes"] = json!(kernel);
+            entry["kernel_maps"] = maps
+                .iter()
+                .map(|(name, bytes, max)| json!({"map": name, "bytes_memlock": bytes, "max_entries": max}))
+                .collect();
+            entry["system_mem_available_drop_bytes"] = json!(system_used);
+        }
+        json["memory"].as_array_mut().expect("array").push(entry);
+    }
+    let verdicts: Vec<String> = json["memory"]
+        .as_array()
+        .expect("array")
+        .iter()
+        .filter_map(|m| {
+            Some(format!(
+                "{} {:.2} GB {}",
+                m["server"].as_str()?,
+                m["peak_rss_bytes"].as_u64()? as f64 / 1e9,
+                if m["under_goal"].as_bool()? {
+                    "(met)"
+                } else {
+                    "(NOT met)"
+                }
+            ))
+        })
+        .collect();
+    println!(
+        "\ngoal: {BIG_ZONE_RECORDS} A records load in under {:.1} GB RSS — {}",
+        RSS_GOAL_BYTES as f64 / 1e9,
+        verdicts.join(", ")
+    );
+    Ok(())
+}
+
+fn main() {
+    if !require_root("bench fallback") {
+        return;
+    }
+    if let Err(e) = run() {
+        eprintln!("bench fallback failed: {e:#}");
+        std::process::exit(1);
+    }
+}
+
+fn run() -> Result<()> {
+    for tool in ["knotd", "nsd", "dnsperf", "bpftool", "ss"] {
+        sbin(tool)?;
+    }
+    let agent = agent_binary();
+    let dir = TempDir(std::env::temp_dir().join(format!("dns-xdp-bench-{}", std::process::id())));
+    let _ = fs::remove_dir_all(&dir.0);
+    fs::create_dir_all(&dir.0)?;
+    let topology = Topology::create("fbench")?;
+    let mut json = json!({
+        "config": {
+            "agent": agent.display().to_string(),
+            "knot": version("knotd", "--version"),
+            "nsd": version("nsd", "-v"),
+            "dnsperf": format!("-c {CLIENTS} -q {OUTSTANDING} -l {RUN_SECONDS}"),
+            "warmup_seconds": WARMUP_SECONDS,
+            "rounds": rounds(),
+            "cpus": thread::available_parallelism().map(|n| n.get()).unwrap_or(0),
+            "query_mix": "60% A, 20% AAAA, 5% MX, 5% TXT, 10% NXDOMAIN",
+            // The agent inherits the environment; this one sizes its tokio runtime.
+            "tokio_worker_threads": std::env::var("TOKIO_WORKER_THREADS").ok(),
+        },
+        "runs": [],
+        "summary": [],
+        "memory": [],
+    });
+    println!(
+        "agent: {} ({}); {}; {}",
+        agent.display(),
+        if agent.to_string_lossy().contains("/release/") {
+            "release build"
+        } else {
+            "check it is a release build"
+        },
+        json["config"]["knot"].as_str().unwrap_or("knotd"),
+        json["config"]["nsd"].as_str().unwrap_or("nsd")
+    );
+    if let Ok(threads) = std::env::var("TOKIO_WORKER_THREADS") {
+        println!("the agent inherits TOKIO_WORKER_THREADS={threads}");
+    }
+    let summaries = throughput(&topology, &dir.0, &mut json)?;
+    print_summary(&summaries, rounds(), &mut json);
+    memory(&topology, &dir.0, &mut json)?;
+
+    let out = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/bench");
+    fs::create_dir_all(&out)?;
+    fs::write(
+        out.join("fallback.json"),
+        serde_json::to_string_pretty(&json)? + "\n",
+    )?;
+    println!("\nresults: target/bench/fallback.json");
+    Ok(())
+}
