@@ -9,7 +9,7 @@ use std::{
 
 use tokio::{
     io::{AsyncReadExt, AsyncWriteExt},
-    net::{TcpListener, TcpStream, UdpSocket},
+    net::{TcpListener, TcpStream},
     sync::Semaphore,
     task::JoinSet,
 };
@@ -52,9 +52,14 @@ impl SharedResponder {
     }
 }
 
+/// Socket buffer for UDP: a burst the default ~200 KB would drop is queued instead (NSD asks for
+/// a similar size); the benchmark's only losses were receive-buffer overflows.
+const UDP_SOCKET_BUFFER: usize = 1 << 20;
+
 /// Sockets bound and ready to serve.
 pub struct Listeners {
-    udp: Vec<UdpSocket>,
+    /// Blocking sockets, each served by a thread of its own (see [`Listeners::serve`]).
+    udp: Vec<std::net::UdpSocket>,
     tcp: Vec<TcpListener>,
 }
 
@@ -78,13 +83,23 @@ impl Listeners {
             .collect()
     }
 
-    /// Serves until the returned future is dropped, each query with the responder `responder`
-    /// holds at the time.
+    /// Serves until the returned future is dropped (TCP) or the process exits (UDP), each query
+    /// with the responder `responder` holds at the time.
+    ///
+    /// Each UDP socket gets a thread with a plain blocking receive-answer-send loop: answering is
+    /// synchronous, and a task on the multi-threaded runtime bounced between workers on almost
+    /// every datagram, which halved throughput in `cargo xtask bench fallback`.
     pub async fn serve(self, responder: SharedResponder) {
-        let mut tasks = JoinSet::new();
         for socket in self.udp {
-            tasks.spawn(serve_udp(socket, responder.clone()));
+            let responder = responder.clone();
+            let spawned = std::thread::Builder::new()
+                .name("dns-xdp-udp".into())
+                .spawn(move || serve_udp(socket, responder));
+            if let Err(e) = spawned {
+                log::error!("cannot start a UDP server thread: {e}");
+            }
         }
+        let mut tasks = JoinSet::new();
         let limit = Arc::new(Semaphore::new(MAX_TCP_CONNECTIONS));
         for listener in self.tcp {
             tasks.spawn(serve_tcp(listener, responder.clone(), limit.clone()));
@@ -115,8 +130,13 @@ fn socket_for(addr: SocketAddr, ty: socket2::Type) -> std::io::Result<socket2::S
     Ok(socket)
 }
 
-fn bind_udp(addr: SocketAddr) -> std::io::Result<UdpSocket> {
-    UdpSocket::from_std(socket_for(addr, socket2::Type::DGRAM)?.into())
+fn bind_udp(addr: SocketAddr) -> std::io::Result<std::net::UdpSocket> {
+    let socket = socket_for(addr, socket2::Type::DGRAM)?;
+    socket.set_nonblocking(false)?;
+    // Best effort: the kernel caps it at net.core.rmem_max / wmem_max.
+    let _ = socket.set_recv_buffer_size(UDP_SOCKET_BUFFER);
+    let _ = socket.set_send_buffer_size(UDP_SOCKET_BUFFER);
+    Ok(socket.into())
 }
 
 fn bind_tcp(addr: SocketAddr) -> std::io::Result<TcpListener> {
@@ -125,10 +145,10 @@ fn bind_tcp(addr: SocketAddr) -> std::io::Result<TcpListener> {
     TcpListener::from_std(socket.into())
 }
 
-async fn serve_udp(socket: UdpSocket, responder: SharedResponder) {
+fn serve_udp(socket: std::net::UdpSocket, responder: SharedResponder) {
     let mut buf = vec![0u8; 65535];
     loop {
-        let (len, peer) = match socket.recv_from(&mut buf).await {
+        let (len, peer) = match socket.recv_from(&mut buf) {
             Ok(x) => x,
             Err(e) => {
                 log::debug!("UDP receive error: {e}");
@@ -136,7 +156,7 @@ async fn serve_udp(socket: UdpSocket, responder: SharedResponder) {
             }
         };
         if let Some(reply) = responder.current().respond(&buf[..len], Transport::Udp) {
-            if let Err(e) = socket.send_to(&reply, peer).await {
+            if let Err(e) = socket.send_to(&reply, peer) {
                 log::debug!("UDP send to {peer} failed: {e}");
             }
         }
