@@ -12,6 +12,7 @@ mod text;
 
 use std::borrow::Cow;
 use std::cmp::Ordering;
+use std::collections::HashMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
 
@@ -52,6 +53,11 @@ pub struct Zone {
     /// Names that exist without owning RRsets (see [`Zone::insert_empty_name`]); a handful at
     /// most, so a list.
     empty_names: Vec<Name>,
+    /// Owner name (lowercase wire format) → (first index, count) of its RRsets in `rrsets`.
+    /// Exact lookups are the common case of every query; a binary search over `Name`s costs
+    /// ~20 label-by-label comparisons, which the fallback benchmark found to be almost half of
+    /// a query's time.
+    index: HashMap<Box<[u8]>, (usize, usize)>,
 }
 
 /// What a name leads to in the authoritative data of a zone (RFC 1034 §4.3.2 step 3, with RFC
@@ -90,12 +96,14 @@ impl Zone {
         let has_cuts = rrsets
             .iter()
             .any(|set| set.rtype == RecordType::NS && set.name != origin);
+        let index = index_of(&rrsets);
         Some(Zone {
             origin,
             rrsets,
             soa,
             has_cuts,
             empty_names: Vec::new(),
+            index,
         })
     }
 
@@ -134,6 +142,8 @@ impl Zone {
                     self.soa += 1;
                 }
                 self.rrsets.insert(at, rrset);
+                // Every later RRset moved; inserts are rare (ALIAS flattening), so rebuild.
+                self.index = index_of(&self.rrsets);
             }
         }
     }
@@ -170,13 +180,11 @@ impl Zone {
 
     /// All RRsets owned by `name`, ordered by type code.
     pub fn rrsets_at(&self, name: &Name) -> &[RrSet] {
-        let name = fqdn(name);
-        let start = self.lower_bound(&name);
-        let len = self.rrsets[start..]
-            .iter()
-            .take_while(|set| set.name == *name)
-            .count();
-        &self.rrsets[start..start + len]
+        let mut key = [0u8; 255];
+        match wire_key(name, &mut key).and_then(|key| self.index.get(key)) {
+            Some(&(start, len)) => &self.rrsets[start..start + len],
+            None => &[],
+        }
     }
 
     pub fn rrset(&self, name: &Name, rtype: RecordType) -> Option<&RrSet> {
@@ -190,10 +198,11 @@ impl Zone {
         // Canonical order puts a name's descendants right after it, so the first RRset at or
         // after `name` tells whether anything exists at or below it.
         self.contains(&name)
-            && (self
-                .rrsets
-                .get(self.lower_bound(&name))
-                .is_some_and(|set| name.zone_of(&set.name))
+            && (!self.rrsets_at(&name).is_empty()
+                || self
+                    .rrsets
+                    .get(self.lower_bound(&name))
+                    .is_some_and(|set| name.zone_of(&set.name))
                 || self.empty_names.iter().any(|empty| name.zone_of(empty)))
     }
 
@@ -247,6 +256,44 @@ impl Zone {
         self.rrsets
             .partition_point(|set| set.name.cmp(name) == Ordering::Less)
     }
+}
+
+/// `(first index, count)` of each owner's RRsets in sorted `rrsets`, keyed by the owner's
+/// lowercase wire format.
+fn index_of(rrsets: &[RrSet]) -> HashMap<Box<[u8]>, (usize, usize)> {
+    let mut index: HashMap<Box<[u8]>, (usize, usize)> = HashMap::with_capacity(rrsets.len());
+    let mut key = [0u8; 255];
+    for (at, set) in rrsets.iter().enumerate() {
+        let Some(name) = wire_key(&set.name, &mut key) else {
+            continue;
+        };
+        match index.get_mut(name) {
+            Some((_, count)) => *count += 1,
+            None => {
+                index.insert(name.into(), (at, 1));
+            }
+        }
+    }
+    index
+}
+
+/// `name` as lowercase wire format (fully qualified) in `buf`; None if it cannot be a name.
+fn wire_key<'b>(name: &Name, buf: &'b mut [u8; 255]) -> Option<&'b [u8]> {
+    let mut at = 0;
+    for label in name.iter() {
+        let end = at + 1 + label.len();
+        // The root label still has to fit.
+        if end >= buf.len() {
+            return None;
+        }
+        buf[at] = label.len() as u8;
+        for (out, byte) in buf[at + 1..end].iter_mut().zip(label) {
+            *out = byte.to_ascii_lowercase();
+        }
+        at = end;
+    }
+    buf[at] = 0;
+    Some(&buf[..=at])
 }
 
 /// Labels in `name`, the root not counted. (`Name::num_labels` does not count a leading `*`.)
