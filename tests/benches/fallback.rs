@@ -24,7 +24,6 @@
 use std::{
     fs,
     net::{Ipv4Addr, SocketAddr, UdpSocket},
-    os::unix::process::CommandExt,
     path::{Path, PathBuf},
     process::{Child, Command, Stdio},
     thread,
@@ -37,6 +36,7 @@ use dns_xdp_tests::{
     knot::{Knot, KnotZone},
     netns::{in_netns, require_root, Topology},
     packet::Query,
+    process::unblock_signals,
 };
 use hickory_proto::op::{Message, ResponseCode};
 use serde_json::{json, Value};
@@ -222,20 +222,6 @@ impl Drop for Nsd {
     fn drop(&mut self) {
         let _ = self.stop();
         let _ = fs::remove_dir_all(&self.dir);
-    }
-}
-
-/// A caller that blocks SIGTERM would pass its mask on to the child, which would then never
-/// see the SIGTERM that stops it.
-fn unblock_signals(cmd: &mut Command) {
-    // SAFETY: only async-signal-safe calls between fork and exec.
-    unsafe {
-        cmd.pre_exec(|| {
-            let mut empty: libc::sigset_t = std::mem::zeroed();
-            libc::sigemptyset(&mut empty);
-            libc::pthread_sigmask(libc::SIG_SETMASK, &empty, std::ptr::null_mut());
-            Ok(())
-        });
     }
 }
 

@@ -3,7 +3,6 @@
 
 use std::{
     io::{BufRead, BufReader, Read},
-    os::unix::process::CommandExt,
     path::{Path, PathBuf},
     process::{Child, Command, ExitStatus, Stdio},
     sync::{
@@ -16,7 +15,7 @@ use std::{
 
 use anyhow::{bail, Context, Result};
 
-use crate::netns::Topology;
+use crate::{netns::Topology, process::unblock_signals};
 
 static NEXT_ID: AtomicU32 = AtomicU32::new(0);
 
@@ -125,17 +124,7 @@ impl Agent {
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
-        // A caller that blocks SIGINT/SIGTERM to wait for them (the demo) would pass its mask
-        // on, and the agent would never see the SIGTERM that asks it to clean up.
-        // SAFETY: only async-signal-safe calls between fork and exec.
-        unsafe {
-            cmd.pre_exec(|| {
-                let mut empty: libc::sigset_t = std::mem::zeroed();
-                libc::sigemptyset(&mut empty);
-                libc::pthread_sigmask(libc::SIG_SETMASK, &empty, std::ptr::null_mut());
-                Ok(())
-            });
-        }
+        unblock_signals(&mut cmd);
         let mut child = topology.spawn(&topology.server_ns, &mut cmd)?;
         let stderr = Arc::new(Mutex::new(String::new()));
         let mut err_pipe = child.stderr.take().expect("piped");

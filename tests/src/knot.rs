@@ -6,7 +6,6 @@ use std::{
     fmt::Write as _,
     io::Read,
     net::{IpAddr, SocketAddr, UdpSocket},
-    os::unix::process::CommandExt,
     path::{Path, PathBuf},
     process::{Child, Command, ExitStatus, Stdio},
     sync::{
@@ -21,7 +20,7 @@ use anyhow::{bail, ensure, Context, Result};
 use hickory_proto::op::{Message, ResponseCode};
 use hickory_proto::rr::RecordType;
 
-use crate::{netns::in_netns, packet::Query};
+use crate::{netns::in_netns, packet::Query, process::unblock_signals};
 
 static NEXT_ID: AtomicU32 = AtomicU32::new(0);
 
@@ -116,17 +115,7 @@ impl Knot {
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::piped());
-        // As for the agent: a caller that blocks SIGTERM would pass its mask on, and knotd
-        // would never see the SIGTERM that stops it.
-        // SAFETY: only async-signal-safe calls between fork and exec.
-        unsafe {
-            cmd.pre_exec(|| {
-                let mut empty: libc::sigset_t = std::mem::zeroed();
-                libc::sigemptyset(&mut empty);
-                libc::pthread_sigmask(libc::SIG_SETMASK, &empty, std::ptr::null_mut());
-                Ok(())
-            });
-        }
+        unblock_signals(&mut cmd);
         let mut child = in_netns(ns, || cmd.spawn())?
             .with_context(|| format!("failed to start knotd in {ns}"))?;
         let log = Arc::new(Mutex::new(String::new()));

@@ -4,3 +4,5 @@ pub mod agent;
 pub mod knot;
 pub mod netns;
 pub mod packet;
+pub mod process;
+pub mod scratch;

@@ -1,6 +1,7 @@
 //! A server host and a client host for tests, the demo and benchmarks: two network namespaces
 //! joined by a veth pair, addressed from the documentation ranges only.
 
+use std::collections::BTreeSet;
 use std::ffi::CString;
 use std::fmt;
 use std::fs::File;
@@ -207,6 +208,27 @@ impl Topology {
             &[(v4_server.into(), v4_client.into(), 24)],
         )?;
         Ok((server, client))
+    }
+
+    /// Runs dig against `server` from the client namespace (one try, 2 s) and returns its
+    /// non-empty output lines; panics with dig's stderr if it fails.
+    pub fn dig(&self, server: &str, args: &[&str]) -> BTreeSet<String> {
+        let server = format!("@{server}");
+        let mut all = vec![server.as_str(), "+tries=1", "+time=2"];
+        all.extend_from_slice(args);
+        let output = self
+            .exec(&self.client_ns, "dig", &all)
+            .unwrap_or_else(|e| panic!("dig: {e}"));
+        assert!(
+            output.status.success(),
+            "dig {all:?} failed: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        String::from_utf8_lossy(&output.stdout)
+            .lines()
+            .filter(|l| !l.is_empty())
+            .map(str::to_string)
+            .collect()
     }
 
     /// Runs `program args` inside `ns` through `ip netns exec` and returns its output,

@@ -9,7 +9,6 @@
 use std::{
     collections::BTreeSet,
     net::{IpAddr, Ipv4Addr},
-    path::{Path, PathBuf},
     thread,
     time::{Duration, Instant},
 };
@@ -18,6 +17,7 @@ use dns_xdp_tests::{
     agent::{Agent, Reload},
     knot::{Knot, KnotZone},
     netns::{require_root, Topology},
+    scratch::{write_atomically, ScratchDir},
 };
 
 const UPSTREAM: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 53);
@@ -45,47 +45,9 @@ fn upstream_zone(serial: u32, address: &str) -> String {
     )
 }
 
-struct Scratch(PathBuf);
-
-impl Scratch {
-    fn new(tag: &str) -> Self {
-        let dir = std::env::temp_dir().join(format!("dns-xdp-alias-{tag}-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        Self(dir)
-    }
-}
-
-impl Drop for Scratch {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
-fn write(path: &Path, text: &str) {
-    let tmp = path.with_extension("tmp");
-    std::fs::write(&tmp, text).unwrap();
-    std::fs::rename(&tmp, path).unwrap();
-}
-
 /// dig against the agent's IPv4 address from the client namespace: the answer lines.
 fn dig(topology: &Topology, args: &[&str]) -> BTreeSet<String> {
-    let server = format!("@{}", topology.server_v4);
-    let mut all = vec![server.as_str(), "+tries=1", "+time=2"];
-    all.extend_from_slice(args);
-    let output = topology
-        .exec(&topology.client_ns, "dig", &all)
-        .unwrap_or_else(|e| panic!("dig: {e}"));
-    assert!(
-        output.status.success(),
-        "dig {all:?} failed: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    String::from_utf8(output.stdout)
-        .unwrap()
-        .lines()
-        .filter(|l| !l.is_empty())
-        .map(str::to_string)
-        .collect()
+    topology.dig(&topology.server_v4.to_string(), args)
 }
 
 fn short(topology: &Topology, name: &str, rtype: &str, tcp: bool) -> BTreeSet<String> {
@@ -142,9 +104,9 @@ fn alias_serves_flattened_addresses_refreshes_them_and_keeps_the_last_good_answe
         return;
     }
     let topology = Topology::create("alias").expect("topology");
-    let scratch = Scratch::new("serve");
-    let upstream_file = scratch.0.join("example.net.zone");
-    write(&upstream_file, &upstream_zone(1, "198.51.100.7"));
+    let scratch = ScratchDir::new("alias-serve");
+    let upstream_file = scratch.path().join("example.net.zone");
+    write_atomically(&upstream_file, &upstream_zone(1, "198.51.100.7"));
     let added = topology
         .exec(
             &topology.server_ns,
@@ -170,8 +132,8 @@ fn alias_serves_flattened_addresses_refreshes_them_and_keeps_the_last_good_answe
     )
     .expect("knotd starts");
 
-    let zone_file = scratch.0.join("example.com.zone");
-    write(&zone_file, OUR_ZONE);
+    let zone_file = scratch.path().join("example.com.zone");
+    write_atomically(&zone_file, OUR_ZONE);
     let config = format!(
         "[server]\ninterface = \"{}\"\nxdp_mode = \"native\"\nlisten = [\"{}:53\", \"[{}]:53\"]\n\
          upstream = [\"{UPSTREAM}:53\"]\n\n\
@@ -220,7 +182,7 @@ fn alias_serves_flattened_addresses_refreshes_them_and_keeps_the_last_good_answe
 
     // The upstream changes its answer: within the (clamped) TTL and a refresh, both paths
     // serve the new address.
-    write(&upstream_file, &upstream_zone(2, "198.51.100.8"));
+    write_atomically(&upstream_file, &upstream_zone(2, "198.51.100.8"));
     knot.knotc(&["zone-reload", "example.net."])
         .expect("knotc zone-reload");
     let deadline = Instant::now() + Duration::from_secs(45);
@@ -271,9 +233,9 @@ fn alias_config_errors_stop_the_agent_naming_the_key() {
         return;
     }
     let topology = Topology::create("aliaserr").expect("topology");
-    let scratch = Scratch::new("errors");
-    let zone_file = scratch.0.join("errors.zone");
-    write(&zone_file, OUR_ZONE);
+    let scratch = ScratchDir::new("alias-errors");
+    let zone_file = scratch.path().join("errors.zone");
+    write_atomically(&zone_file, OUR_ZONE);
     let base = format!(
         "[server]\ninterface = \"{}\"\nxdp_mode = \"off\"\nlisten = [\"{}:53\"]\n\n\
          [[zone]]\norigin = \"example.com.\"\nfile = \"{}\"\n\n",

@@ -4,14 +4,12 @@
 //!
 //! Needs root (BPF, network namespaces) and dig (`cargo xtask setup` installs it).
 
-use std::{
-    collections::BTreeSet,
-    path::{Path, PathBuf},
-};
+use std::collections::BTreeSet;
 
 use dns_xdp_tests::{
     agent::{Agent, Reload},
     netns::{require_root, Topology},
+    scratch::{write_atomically, ScratchDir},
 };
 
 const ZONE_HEAD: &str = "\
@@ -28,29 +26,6 @@ fn zone(address: &str, extra: &str) -> String {
     format!("{ZONE_HEAD}www     IN A    {address}\n{extra}")
 }
 
-struct Scratch(PathBuf);
-
-impl Scratch {
-    fn new() -> Self {
-        let dir = std::env::temp_dir().join(format!("dns-xdp-reload-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        Self(dir)
-    }
-}
-
-impl Drop for Scratch {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
-fn write(path: &Path, text: &str) {
-    // Written aside and renamed, as editors and deploy tools do, so no reload reads half a file.
-    let tmp = path.with_extension("tmp");
-    std::fs::write(&tmp, text).unwrap();
-    std::fs::rename(&tmp, path).unwrap();
-}
-
 /// Runs dig against the server's IPv4 address in the client namespace and returns the
 /// `+short` answer lines.
 fn dig(topology: &Topology, args: &[&str]) -> BTreeSet<String> {
@@ -58,23 +33,9 @@ fn dig(topology: &Topology, args: &[&str]) -> BTreeSet<String> {
 }
 
 fn dig_at(topology: &Topology, server: &str, args: &[&str]) -> BTreeSet<String> {
-    let server = format!("@{server}");
-    let mut all = vec![server.as_str(), "+short", "+tries=1", "+time=2"];
+    let mut all = vec!["+short"];
     all.extend_from_slice(args);
-    let output = topology
-        .exec(&topology.client_ns, "dig", &all)
-        .unwrap_or_else(|e| panic!("dig: {e}"));
-    assert!(
-        output.status.success(),
-        "dig {all:?} failed: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    String::from_utf8(output.stdout)
-        .unwrap()
-        .lines()
-        .filter(|l| !l.is_empty())
-        .map(str::to_string)
-        .collect()
+    topology.dig(server, &all)
 }
 
 fn answered(agent: &Agent) -> u64 {
@@ -131,14 +92,14 @@ fn reload_serves_new_zones_and_keeps_the_old_ones_when_a_load_fails() {
         return;
     }
     let topology = Topology::create("reload").expect("topology");
-    let scratch = Scratch::new();
-    let zone_file = scratch.0.join("reload.zone");
-    write(&zone_file, &zone("192.0.2.10", ""));
+    let scratch = ScratchDir::new("reload");
+    let zone_file = scratch.path().join("reload.zone");
+    write_atomically(&zone_file, &zone("192.0.2.10", ""));
     let mut agent = Agent::start(&topology, &zone_file, "native").expect("agent starts");
     assert_serves(&topology, &agent, "192.0.2.10", "at start");
 
     // A changed record: both paths serve it after the reload, from generation 2.
-    write(&zone_file, &zone("192.0.2.11", ""));
+    write_atomically(&zone_file, &zone("192.0.2.11", ""));
     let (line, _) = applied(agent.reload().expect("reload"));
     assert!(line.contains("1 zone(s)"), "{line}");
     assert!(line.contains("(generation 2)"), "{line}");
@@ -146,7 +107,7 @@ fn reload_serves_new_zones_and_keeps_the_old_ones_when_a_load_fails() {
 
     // A syntax error on line 8: the reload is refused with file:line, and both paths keep
     // serving the zone as it was, not the new A record of line 7 either.
-    write(&zone_file, &zone("192.0.2.12", "mail    IN MX   ten www\n"));
+    write_atomically(&zone_file, &zone("192.0.2.12", "mail    IN MX   ten www\n"));
     let log = refused(agent.reload().expect("reload"));
     let at = format!("{}:8", zone_file.display());
     assert!(log.contains(&at), "the error names {at}:\n{log}");
@@ -158,7 +119,7 @@ fn reload_serves_new_zones_and_keeps_the_old_ones_when_a_load_fails() {
     assert_serves(&topology, &agent, "192.0.2.11", "after a failed reload");
 
     // A zone file that has gone: refused too.
-    std::fs::rename(&zone_file, scratch.0.join("moved.zone")).unwrap();
+    std::fs::rename(&zone_file, scratch.path().join("moved.zone")).unwrap();
     let log = refused(agent.reload().expect("reload"));
     assert!(
         log.contains("reload.zone"),
@@ -177,7 +138,7 @@ fn reload_serves_new_zones_and_keeps_the_old_ones_when_a_load_fails() {
     for i in 0..1100 {
         many.push_str(&format!("h{i} IN A 198.51.100.{}\n", i % 250));
     }
-    write(&zone_file, &many);
+    write_atomically(&zone_file, &many);
     let log = refused(agent.reload().expect("reload"));
     assert!(
         log.contains("restart it"),
@@ -192,20 +153,20 @@ fn reload_serves_new_zones_and_keeps_the_old_ones_when_a_load_fails() {
 
     // A config that fails to parse: refused, naming the bad key.
     let config = std::fs::read_to_string(&agent.config_path).unwrap();
-    write(&agent.config_path, &config.replace("listen", "lissen"));
+    write_atomically(&agent.config_path, &config.replace("listen", "lissen"));
     let log = refused(agent.reload().expect("reload"));
     assert!(log.contains("lissen"), "the error names the key:\n{log}");
     assert_serves(&topology, &agent, "192.0.2.11", "after a bad config");
 
     // Fixed: the new data on both paths. A listen change in the same reload is reported as
     // needing a restart, the rest applied; the failed reloads used up no generation.
-    write(&zone_file, &zone("192.0.2.12", "mail    IN MX   10 www\n"));
+    write_atomically(&zone_file, &zone("192.0.2.12", "mail    IN MX   10 www\n"));
     let fewer_addresses = config.replace(&format!(", \"[{}]:53\"", topology.server_v6), "");
     assert_ne!(
         fewer_addresses, config,
         "the harness config lists the IPv6 address"
     );
-    write(&agent.config_path, &fewer_addresses);
+    write_atomically(&agent.config_path, &fewer_addresses);
     let (line, log) = applied(agent.reload().expect("reload"));
     assert!(line.contains("(generation 3)"), "{line}");
     assert!(
