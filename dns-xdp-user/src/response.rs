@@ -16,6 +16,7 @@ use hickory_proto::op::{Edns, Header, Message, MessageType, OpCode, Query, Respo
 use hickory_proto::rr::{DNSClass, Name, RData, Record, RecordType};
 use hickory_proto::serialize::binary::{BinDecodable, BinDecoder, DecodeError};
 
+use crate::rendered::Rendered;
 use crate::zone::{Lookup, RrSet, Zone};
 
 /// EDNS payload size we advertise: the DNS Flag Day 2020 value, which avoids IP fragmentation.
@@ -33,12 +34,15 @@ pub enum Transport {
 pub struct Responder {
     zones: Vec<Zone>,
     edns_payload: u16,
+    /// The A/AAAA answers the fast path serves, answered without a Message round trip.
+    rendered: Rendered,
 }
 
 impl Responder {
     /// `edns_payload` is the UDP payload size advertised in our OPT records.
     pub fn new(zones: Vec<Zone>, edns_payload: u16) -> Self {
         Responder {
+            rendered: Rendered::new(&zones),
             zones,
             edns_payload,
         }
@@ -47,6 +51,14 @@ impl Responder {
     /// Answers one DNS message received over `transport`. None = send nothing: the message is
     /// shorter than a header, or is itself a response.
     pub fn respond(&self, query: &[u8], transport: Transport) -> Option<Vec<u8>> {
+        self.rendered
+            .answer(query, transport, self.edns_payload)
+            .or_else(|| self.respond_in_full(query, transport))
+    }
+
+    /// [`Responder::respond`] without the rendered shortcut: decodes the query and encodes a
+    /// message. The reference the shortcut and the XDP fast path are both tested against.
+    pub fn respond_in_full(&self, query: &[u8], transport: Transport) -> Option<Vec<u8>> {
         let header = Header::read(&mut BinDecoder::new(query)).ok()?;
         // Never answer a response: that invites reflection loops between servers.
         if header.message_type == MessageType::Response {
@@ -1642,5 +1654,139 @@ subdel.example.          3600     NS    ns.example.net.
             assert_eq!(m.answers.len(), 1);
             assert!(m.authorities.is_empty() && m.additionals.is_empty());
         }
+    }
+}
+
+/// The rendered shortcut (crate::rendered) must give exactly what the general path gives, for
+/// the queries it takes and the ones next to them that it must leave alone.
+#[cfg(test)]
+mod rendered_tests {
+    use super::*;
+
+    const ZONE: &str = "\
+$TTL 300
+@        SOA   ns1 hostmaster 1 7200 900 1209600 60
+@        NS    ns1
+ns1      A     192.0.2.53
+www      120 A 192.0.2.10
+www      AAAA  2001:db8::10
+v6       AAAA  2001:db8::1
+v6       AAAA  2001:db8::2
+v6       AAAA  2001:db8::3
+v6       AAAA  2001:db8::4
+alias    CNAME www
+*.wild   A     198.51.100.9
+sub      NS    ns.sub
+ns.sub   A     203.0.113.53
+";
+
+    fn responder(edns_payload: u16) -> Responder {
+        let mut text = ZONE.to_string();
+        for i in 0..31 {
+            text.push_str(&format!("big A 198.51.100.{i}\n"));
+        }
+        let origin = Name::from_ascii("example.com.").unwrap();
+        let zone = Zone::parse(&origin, &text, "rendered.zone").unwrap();
+        Responder::new(vec![zone], edns_payload)
+    }
+
+    fn wire(name: &str) -> Vec<u8> {
+        let mut out = Vec::new();
+        for label in name.split('.').filter(|l| !l.is_empty()) {
+            out.push(label.len() as u8);
+            out.extend_from_slice(label.as_bytes());
+        }
+        out.push(0);
+        out
+    }
+
+    fn opt(payload: u16, flags: u16, options: &[(u16, &[u8])]) -> Vec<u8> {
+        let mut rdata = Vec::new();
+        for (code, data) in options {
+            rdata.extend_from_slice(&code.to_be_bytes());
+            rdata.extend_from_slice(&(data.len() as u16).to_be_bytes());
+            rdata.extend_from_slice(data);
+        }
+        let mut out = vec![0, 0, 41];
+        out.extend_from_slice(&payload.to_be_bytes());
+        out.extend_from_slice(&[0, 0]);
+        out.extend_from_slice(&flags.to_be_bytes());
+        out.extend_from_slice(&(rdata.len() as u16).to_be_bytes());
+        out.extend_from_slice(&rdata);
+        out
+    }
+
+    fn message(flags: u16, name: &str, qtype: u16, opt: Option<&[u8]>) -> Vec<u8> {
+        let mut out = vec![0x12, 0x34];
+        out.extend_from_slice(&flags.to_be_bytes());
+        out.extend_from_slice(&[0, 1, 0, 0, 0, 0, 0, u8::from(opt.is_some())]);
+        out.extend_from_slice(&wire(name));
+        out.extend_from_slice(&qtype.to_be_bytes());
+        out.extend_from_slice(&1u16.to_be_bytes());
+        if let Some(opt) = opt {
+            out.extend_from_slice(opt);
+        }
+        out
+    }
+
+    #[test]
+    fn rendered_answers_equal_the_general_path_byte_for_byte() {
+        let names = [
+            "www.example.com.",
+            "WwW.ExAmPlE.cOm.",
+            "v6.example.com.",
+            "big.example.com.",
+            "BIG.example.com.",
+            "ns1.example.com.",
+            "alias.example.com.",
+            "*.wild.example.com.",
+            "foo.wild.example.com.",
+            "ns.sub.example.com.",
+            "nope.example.com.",
+            "www.example.org.",
+        ];
+        let opts: Vec<Option<Vec<u8>>> = vec![
+            None,
+            Some(opt(512, 0, &[])),
+            Some(opt(100, 0, &[])),
+            Some(opt(1232, 0, &[])),
+            Some(opt(4096, 0, &[])),
+            Some(opt(1232, 0, &[(10, &[7; 8])])),
+            Some(opt(4096, 0, &[(10, &[7; 24])])),
+            Some(opt(1232, 0, &[(10, &[7; 5])])),
+            Some(opt(1232, 0, &[(8, &[0, 1, 24, 0, 192, 0, 2])])),
+            Some(opt(1232, 0x8000, &[])),
+        ];
+        let mut rendered = 0;
+        let mut compared = 0;
+        for payload in [512, 1232] {
+            let r = responder(payload);
+            for name in names {
+                for qtype in [1u16, 28, 15] {
+                    for opt in &opts {
+                        for flags in [0x0100u16, 0x0000, 0x0130, 0x0200, 0x2800] {
+                            let q = message(flags, name, qtype, opt.as_deref());
+                            for transport in [Transport::Udp, Transport::Tcp] {
+                                let general = r.respond_in_full(&q, transport);
+                                if r.rendered.answer(&q, transport, payload).is_some() {
+                                    rendered += 1;
+                                }
+                                assert_eq!(
+                                    r.respond(&q, transport),
+                                    general,
+                                    "{name} type {qtype} flags {flags:#06x} opt {opt:02x?} \
+                                     over {transport:?}, our payload {payload}"
+                                );
+                                compared += 1;
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        assert!(
+            rendered > 500,
+            "only {rendered} of {compared} went the rendered way"
+        );
     }
 }
