@@ -44,6 +44,14 @@ pub fn agent_binary() -> PathBuf {
     bin
 }
 
+/// How an agent that ran to its end (see [`Agent::run_to_exit`]) ended.
+pub struct Exit {
+    pub status: ExitStatus,
+    pub stderr: String,
+    /// Its pin directory outlived it.
+    pub left_pins: bool,
+}
+
 pub struct Agent {
     child: Option<Child>,
     /// Where the agent pins its maps; unique per agent.
@@ -81,9 +89,8 @@ impl Agent {
         Ok(agent)
     }
 
-    /// Starts the agent and waits for it to exit (for configs that must be refused), returning
-    /// its status and stderr.
-    pub fn run_to_exit(topology: &Topology, config: &str) -> Result<(ExitStatus, String)> {
+    /// Starts the agent and waits for it to exit (for configs that must be refused).
+    pub fn run_to_exit(topology: &Topology, config: &str) -> Result<Exit> {
         let mut agent = Self::spawn(topology, config)?;
         let deadline = Instant::now() + START_TIMEOUT;
         let child = agent.child.as_mut().expect("running");
@@ -91,7 +98,11 @@ impl Agent {
             if let Some(status) = child.try_wait()? {
                 // Let the reader thread drain what is left.
                 thread::sleep(Duration::from_millis(100));
-                return Ok((status, agent.stderr()));
+                return Ok(Exit {
+                    status,
+                    stderr: agent.stderr(),
+                    left_pins: agent.pin_dir.exists(),
+                });
             }
             if Instant::now() > deadline {
                 bail!(

@@ -253,9 +253,12 @@ fn alias_config_errors_stop_the_agent_naming_the_key() {
             "[[alias]] name = \"www.example.com.\"",
         ),
     ] {
-        let (status, stderr) =
-            Agent::run_to_exit(&topology, &format!("{base}{alias}")).expect("agent runs");
-        assert!(!status.success(), "refused: {alias}");
-        assert!(stderr.contains(expected), "{expected} in:\n{stderr}");
+        let exit = Agent::run_to_exit(&topology, &format!("{base}{alias}")).expect("agent runs");
+        assert!(!exit.status.success(), "refused: {alias}");
+        assert!(
+            exit.stderr.contains(expected),
+            "{expected} in:\n{}",
+            exit.stderr
+        );
     }
 }
