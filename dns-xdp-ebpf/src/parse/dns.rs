@@ -45,6 +45,8 @@ pub struct Query {
     pub edns: bool,
     /// The largest UDP answer the client accepts.
     pub size_limit: usize,
+    /// Ones'-complement sum of the whole DNS message, from checking the UDP checksum.
+    pub msg_sum: u16,
 }
 
 #[inline(always)]
@@ -72,7 +74,7 @@ pub fn parse(
         return Err(Counter::PassInternal);
     }
     zero_pad(msg, len);
-    verify_checksum(msg, len, ip, udp)?;
+    let msg_sum = verify_checksum(msg, len, ip, udp)?;
 
     let flags = be16([msg[2], msg[3]]);
     if flags & (FLAG_QR | FLAG_OPCODE | FLAG_TC) != 0
@@ -125,6 +127,7 @@ pub fn parse(
         flags,
         edns,
         size_limit,
+        msg_sum,
     })
 }
 
@@ -164,24 +167,19 @@ fn verify_checksum(
     len: usize,
     ip: &Ip,
     udp: &Udp,
-) -> Result<(), Counter> {
+) -> Result<u16, Counter> {
     let words = round4(len);
     if words == 0 || words as usize > MAX_QUERY_LEN + 4 {
         return Err(Counter::PassInternal);
     }
     let udp_len = (len + 8) as u64;
     // Pseudo-header (addresses, protocol, length), then the UDP header (ports, length, checksum).
-    let sum = ip.addr_sum
-        + 17
-        + udp_len
-        + udp.port_sum
-        + udp_len
-        + udp.check as u64
-        + csum::sum_buf(msg.as_ptr(), words);
+    let msg_sum = csum::sum_buf(msg.as_ptr(), words);
+    let sum = ip.addr_sum + 17 + udp_len + udp.port_sum + udp_len + udp.check as u64 + msg_sum;
     if csum::fold(sum) != 0xFFFF {
         return Err(Counter::PassChecksum);
     }
-    Ok(())
+    Ok(msg_sum as u16)
 }
 
 /// Finds the end of the question name and returns its wire length. Compression pointers and
