@@ -16,6 +16,7 @@ use hickory_proto::op::{Edns, Header, Message, MessageType, OpCode, Query, Respo
 use hickory_proto::rr::{DNSClass, Name, RData, Record, RecordType};
 use hickory_proto::serialize::binary::{BinDecodable, BinDecoder, DecodeError};
 
+use crate::packet_cache::PacketCache;
 use crate::rendered::Rendered;
 use crate::zone::{Lookup, RrSet, Zone};
 
@@ -36,6 +37,8 @@ pub struct Responder {
     edns_payload: u16,
     /// The A/AAAA answers the fast path serves, answered without a Message round trip.
     rendered: Rendered,
+    /// Replies the general path built, for repeated queries.
+    cache: PacketCache,
 }
 
 impl Responder {
@@ -43,6 +46,7 @@ impl Responder {
     pub fn new(zones: Vec<Zone>, edns_payload: u16) -> Self {
         Responder {
             rendered: Rendered::new(&zones),
+            cache: PacketCache::default(),
             zones,
             edns_payload,
         }
@@ -51,9 +55,15 @@ impl Responder {
     /// Answers one DNS message received over `transport`. None = send nothing: the message is
     /// shorter than a header, or is itself a response.
     pub fn respond(&self, query: &[u8], transport: Transport) -> Option<Vec<u8>> {
-        self.rendered
-            .answer(query, transport, self.edns_payload)
-            .or_else(|| self.respond_in_full(query, transport))
+        if let Some(reply) = self.rendered.answer(query, transport, self.edns_payload) {
+            return Some(reply);
+        }
+        if let Some(reply) = self.cache.get(query, transport) {
+            return Some(reply);
+        }
+        let reply = self.respond_in_full(query, transport)?;
+        self.cache.put(query, transport, &reply);
+        Some(reply)
     }
 
     /// [`Responder::respond`] without the rendered shortcut: decodes the query and encodes a
@@ -1657,8 +1667,8 @@ subdel.example.          3600     NS    ns.example.net.
     }
 }
 
-/// The rendered shortcut (crate::rendered) must give exactly what the general path gives, for
-/// the queries it takes and the ones next to them that it must leave alone.
+/// The rendered shortcut (crate::rendered) and the packet cache must give exactly what the
+/// general path gives, for the queries they take and the ones next to them.
 #[cfg(test)]
 mod rendered_tests {
     use super::*;
@@ -1777,6 +1787,15 @@ ns.sub   A     203.0.113.53
                                     "{name} type {qtype} flags {flags:#06x} opt {opt:02x?} \
                                      over {transport:?}, our payload {payload}"
                                 );
+                                // Asked again with another ID: from the cache or the
+                                // shortcut, still the general path's reply.
+                                let mut again = q.clone();
+                                again[0] ^= 0xFF;
+                                let want = general.map(|mut reply| {
+                                    reply[..2].copy_from_slice(&again[..2]);
+                                    reply
+                                });
+                                assert_eq!(r.respond(&again, transport), want, "{name} again");
                                 compared += 1;
                             }
                         }
