@@ -73,7 +73,11 @@ pub async fn run(options: RunOptions) -> Result<()> {
 
     // Bind before touching XDP: a busy port must not leave a program attached.
     let listeners = Listeners::bind(&server.listen).await?;
-    let responder = SharedResponder::new(Responder::new(served, server.edns_payload));
+    let responder = SharedResponder::new(Responder::with_answers(
+        served,
+        &answers,
+        server.edns_payload,
+    ));
 
     let dataplane = match server.xdp_mode {
         XdpAttachMode::Off => None,
@@ -392,15 +396,14 @@ impl Running {
         answers: &AnswerSet,
         edns_payload: u16,
     ) -> Result<String> {
-        let new_answers = answers;
         let fast_path = match &mut self.dataplane {
             None => "XDP off".to_string(),
             Some(dataplane) => {
                 dataplane.set_edns_payload(edns_payload);
-                match dataplane.publish(new_answers) {
+                match dataplane.publish(answers) {
                     Ok(generation) => format!(
                         "{} fast-path answers published (generation {generation})",
-                        new_answers.len()
+                        answers.len()
                     ),
                     Err(e) => {
                         dataplane.set_edns_payload(self.server.edns_payload);
@@ -413,13 +416,14 @@ impl Running {
                         };
                         bail!(
                             "publishing {} answers to the fast path: {e}{hint}",
-                            new_answers.len()
+                            answers.len()
                         );
                     }
                 }
             }
         };
-        self.responder.replace(Responder::new(zones, edns_payload));
+        self.responder
+            .replace(Responder::with_answers(zones, answers, edns_payload));
         self.server.edns_payload = edns_payload;
         Ok(fast_path)
     }

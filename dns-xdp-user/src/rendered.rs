@@ -40,7 +40,11 @@ pub struct Rendered {
 
 impl Rendered {
     pub fn new(zones: &[Zone]) -> Self {
-        let (set, _) = AnswerSet::from_zones(zones);
+        Self::from_answers(&AnswerSet::from_zones(zones).0)
+    }
+
+    /// From answers already rendered for the fast path.
+    pub fn from_answers(set: &AnswerSet) -> Self {
         let sections = set
             .iter()
             .map(|a| {

@@ -16,6 +16,7 @@ use hickory_proto::op::{Edns, Header, Message, MessageType, OpCode, Query, Respo
 use hickory_proto::rr::{DNSClass, Name, RData, Record, RecordType};
 use hickory_proto::serialize::binary::{BinDecodable, BinDecoder, DecodeError};
 
+use crate::answers::AnswerSet;
 use crate::packet_cache::PacketCache;
 use crate::rendered::Rendered;
 use crate::zone::{Lookup, RrSet, Zone};
@@ -44,8 +45,19 @@ pub struct Responder {
 impl Responder {
     /// `edns_payload` is the UDP payload size advertised in our OPT records.
     pub fn new(zones: Vec<Zone>, edns_payload: u16) -> Self {
+        let rendered = Rendered::new(&zones);
+        Self::with_rendered(zones, rendered, edns_payload)
+    }
+
+    /// A responder whose shortcut answers are the fast path's `answers` for these `zones`,
+    /// so they are rendered once for both.
+    pub fn with_answers(zones: Vec<Zone>, answers: &AnswerSet, edns_payload: u16) -> Self {
+        Self::with_rendered(zones, Rendered::from_answers(answers), edns_payload)
+    }
+
+    fn with_rendered(zones: Vec<Zone>, rendered: Rendered, edns_payload: u16) -> Self {
         Responder {
-            rendered: Rendered::new(&zones),
+            rendered,
             cache: PacketCache::default(),
             zones,
             edns_payload,

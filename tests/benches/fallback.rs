@@ -36,7 +36,7 @@ use dns_xdp_tests::{
     knot::{Knot, KnotZone},
     netns::{in_netns, require_root, Topology},
     packet::Query,
-    process::unblock_signals,
+    process::{terminate, unblock_signals},
 };
 use hickory_proto::op::{Message, ResponseCode};
 use serde_json::{json, Value};
@@ -203,17 +203,7 @@ impl Nsd {
         let Some(mut child) = self.child.take() else {
             return Ok(());
         };
-        // SAFETY: kill(2) on our own child's pid.
-        unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while child.try_wait()?.is_none() {
-            if Instant::now() > deadline {
-                let _ = child.kill();
-                let _ = child.wait();
-                bail!("nsd ignored SIGTERM for 10 s");
-            }
-            thread::sleep(Duration::from_millis(20));
-        }
+        terminate(&mut child, "nsd")?;
         Ok(())
     }
 }

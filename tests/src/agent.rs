@@ -15,7 +15,10 @@ use std::{
 
 use anyhow::{bail, Context, Result};
 
-use crate::{netns::Topology, process::unblock_signals};
+use crate::{
+    netns::Topology,
+    process::{terminate, unblock_signals},
+};
 
 static NEXT_ID: AtomicU32 = AtomicU32::new(0);
 
@@ -267,19 +270,7 @@ impl Agent {
     /// Sends SIGTERM and waits for the agent to exit.
     pub fn stop(&mut self) -> Result<ExitStatus> {
         let mut child = self.child.take().context("agent already stopped")?;
-        // SAFETY: kill(2) on our own child's pid.
-        unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
-        let deadline = Instant::now() + Duration::from_secs(10);
-        loop {
-            if let Some(status) = child.try_wait()? {
-                return Ok(status);
-            }
-            if Instant::now() > deadline {
-                let _ = child.kill();
-                bail!("agent ignored SIGTERM for 10 s");
-            }
-            thread::sleep(Duration::from_millis(20));
-        }
+        terminate(&mut child, "agent")
     }
 }
 

@@ -20,7 +20,11 @@ use anyhow::{bail, ensure, Context, Result};
 use hickory_proto::op::{Message, ResponseCode};
 use hickory_proto::rr::RecordType;
 
-use crate::{netns::in_netns, packet::Query, process::unblock_signals};
+use crate::{
+    netns::in_netns,
+    packet::Query,
+    process::{terminate, unblock_signals},
+};
 
 static NEXT_ID: AtomicU32 = AtomicU32::new(0);
 
@@ -205,20 +209,7 @@ impl Knot {
     /// Sends SIGTERM and waits for knotd to exit.
     pub fn stop(&mut self) -> Result<ExitStatus> {
         let mut child = self.child.take().context("knotd already stopped")?;
-        // SAFETY: kill(2) on our own child's pid.
-        unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
-        let deadline = Instant::now() + Duration::from_secs(10);
-        loop {
-            if let Some(status) = child.try_wait()? {
-                return Ok(status);
-            }
-            if Instant::now() > deadline {
-                let _ = child.kill();
-                let _ = child.wait();
-                bail!("knotd ignored SIGTERM for 10 s");
-            }
-            thread::sleep(Duration::from_millis(20));
-        }
+        terminate(&mut child, "knotd")
     }
 }
 

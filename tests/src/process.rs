@@ -1,6 +1,12 @@
-//! Child processes the tests start (the agent, knotd, nsd).
+//! Child processes the tests start (the agent, knotd, nsd): started with no signals blocked,
+//! stopped with SIGTERM.
 
-use std::{os::unix::process::CommandExt, process::Command};
+use std::{
+    os::unix::process::CommandExt,
+    process::{Child, Command, ExitStatus},
+    thread,
+    time::{Duration, Instant},
+};
 
 /// Starts `cmd` with no signals blocked. A caller that blocks SIGINT/SIGTERM to wait for them
 /// (the demo) would otherwise pass its mask on, and the child would never see the SIGTERM that
@@ -14,5 +20,24 @@ pub fn unblock_signals(cmd: &mut Command) {
             libc::pthread_sigmask(libc::SIG_SETMASK, &empty, std::ptr::null_mut());
             Ok(())
         });
+    }
+}
+
+/// Sends `child` SIGTERM and waits up to 10 s for it to exit; kills it and fails if it does not.
+/// `what` names it in the error.
+pub fn terminate(child: &mut Child, what: &str) -> anyhow::Result<ExitStatus> {
+    // SAFETY: kill(2) on our own child's pid.
+    unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        if let Some(status) = child.try_wait()? {
+            return Ok(status);
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            anyhow::bail!("{what} ignored SIGTERM for 10 s");
+        }
+        thread::sleep(Duration::from_millis(20));
     }
 }
