@@ -13,4 +13,5 @@ pub mod rendered;
 pub mod response;
 pub mod server;
 pub mod stats;
+pub mod steering;
 pub mod zone;

@@ -2,6 +2,7 @@
 
 pub mod agent;
 pub mod knot;
+pub mod mmdb;
 pub mod netns;
 pub mod packet;
 pub mod process;
