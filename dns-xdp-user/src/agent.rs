@@ -8,6 +8,7 @@ use std::{
     collections::HashMap,
     fs, io,
     path::{Path, PathBuf},
+    sync::Arc,
     time::Duration,
 };
 
@@ -23,6 +24,8 @@ use crate::{
     config::{Config, ServerConfig},
     dataplane::{Dataplane, DataplaneError, XdpAttachMode},
     local_addrs::served_addresses,
+    metrics::{self, Metrics},
+    query_stats::QueryStats,
     response::Responder,
     server::{Listeners, SharedResponder},
     zone::{Name, Zone},
@@ -73,6 +76,10 @@ pub async fn run(options: RunOptions) -> Result<()> {
 
     // Bind before touching XDP: a busy port must not leave a program attached.
     let listeners = Listeners::bind(&server.listen).await?;
+    let metrics_listener = match &config.metrics {
+        Some(m) => Some(metrics::bind(m.listen).await?),
+        None => None,
+    };
     let responder = SharedResponder::new(Responder::with_answers(
         served,
         &answers,
@@ -95,6 +102,13 @@ pub async fn run(options: RunOptions) -> Result<()> {
             )?)
         }
     };
+    let query_stats = Arc::new(QueryStats::default());
+    let metrics = metrics_listener.map(|listener| {
+        let pin_dir = dataplane.as_ref().map(|_| options.pin_dir.clone());
+        let metrics = Arc::new(Metrics::new(pin_dir, query_stats.clone()));
+        tokio::spawn(metrics::serve(listener, metrics.clone()));
+        metrics
+    });
     let _pid_file = options
         .pid_file
         .as_deref()
@@ -125,8 +139,10 @@ pub async fn run(options: RunOptions) -> Result<()> {
         dataplane: dataplane.map(|(dataplane, _)| dataplane),
         base,
         published,
+        metrics,
     };
-    let serve = listeners.serve(responder);
+    agent.record_publication();
+    let serve = listeners.serve(responder, query_stats);
     tokio::pin!(serve);
     // Zones load on a blocking thread while the select keeps answering signals, so a SIGTERM
     // is not held up by a large zone. A SIGHUP during a load asks for another one after it:
@@ -296,6 +312,7 @@ struct Running {
     base: Option<Base>,
     /// The upstream answers of ALIAS targets being served, by target.
     published: HashMap<Name, Flattened>,
+    metrics: Option<Arc<Metrics>>,
 }
 
 impl Running {
@@ -425,7 +442,16 @@ impl Running {
         self.responder
             .replace(Responder::with_answers(zones, answers, edns_payload));
         self.server.edns_payload = edns_payload;
+        self.record_publication();
         Ok(fast_path)
+    }
+
+    /// Tells the metrics endpoint what is now served.
+    fn record_publication(&self) {
+        if let Some(metrics) = &self.metrics {
+            let generation = self.dataplane.as_ref().map_or(0, Dataplane::generation);
+            metrics.published(generation, self.responder.current().serials());
+        }
     }
 
     /// What is being served, for the log.

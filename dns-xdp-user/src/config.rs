@@ -36,6 +36,22 @@ pub struct Config {
     pub zones: Vec<ZoneConfig>,
     #[serde(rename = "alias", default)]
     pub aliases: Vec<AliasConfig>,
+    /// The Prometheus endpoint; off without a `[metrics]` section.
+    pub metrics: Option<MetricsConfig>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MetricsConfig {
+    /// Where `GET /metrics` is served; localhost by default.
+    #[serde(default = "default_metrics_listen")]
+    pub listen: SocketAddr,
+}
+
+fn default_metrics_listen() -> SocketAddr {
+    crate::metrics::DEFAULT_LISTEN
+        .parse()
+        .expect("a valid socket address")
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -300,6 +316,18 @@ mod tests {
         let z = c.zone_sources(Path::new("/etc/dns-xdp/dns-xdp.toml"));
         assert_eq!(z[0].origin.to_string(), "example.com.");
         assert_eq!(z[0].file, Path::new("/etc/dns-xdp/example.zone"));
+        assert_eq!(c.metrics, None);
+    }
+
+    #[test]
+    fn metrics_listen_on_localhost_unless_set() {
+        let base = "[server]\ninterface = \"eth0\"\n[[zone]]\norigin = \"a.\"\nfile = \"a\"\n";
+        let c = parse(&format!("{base}[metrics]\n")).unwrap();
+        assert_eq!(c.metrics.unwrap().listen.to_string(), "127.0.0.1:9153");
+        let c = parse(&format!("{base}[metrics]\nlisten = \"[::1]:9100\"\n")).unwrap();
+        assert_eq!(c.metrics.unwrap().listen.to_string(), "[::1]:9100");
+        let e = parse(&format!("{base}[metrics]\nport = 1\n")).unwrap_err();
+        assert!(e.to_string().contains("unknown field `port`"), "{e}");
     }
 
     #[test]

@@ -12,13 +12,17 @@
 //! with glue; ANY gets one RRset (RFC 8482); NS, MX and SRV answers carry their targets'
 //! addresses in the additional section, and positive answers no NS RRset in the authority.
 
+use std::{net::IpAddr, sync::Arc};
+
 use hickory_proto::op::{Edns, Header, Message, MessageType, OpCode, Query, ResponseCode};
+use hickory_proto::rr::rdata::opt::{ClientSubnet, EdnsCode, EdnsOption};
 use hickory_proto::rr::{DNSClass, Name, RData, Record, RecordType};
 use hickory_proto::serialize::binary::{BinDecodable, BinDecoder, DecodeError};
 
 use crate::answers::AnswerSet;
 use crate::packet_cache::PacketCache;
 use crate::rendered::Rendered;
+use crate::steered::{Client, Steered};
 use crate::zone::{Lookup, RrSet, Zone};
 
 /// EDNS payload size we advertise: the DNS Flag Day 2020 value, which avoids IP fragmentation.
@@ -34,11 +38,14 @@ pub enum Transport {
 }
 
 pub struct Responder {
-    zones: Vec<Zone>,
+    /// Shared with the responder a health change replaces: only `steered` differs.
+    zones: Arc<Vec<Zone>>,
     edns_payload: u16,
-    /// The A/AAAA answers the fast path serves, answered without a Message round trip.
-    rendered: Rendered,
-    /// Replies the general path built, for repeated queries.
+    /// The zones' A/AAAA answers the fast path serves, answered without a Message round trip.
+    rendered: Arc<Rendered>,
+    /// The pools' answers, which replace the placeholder RRsets their names hold in `zones`.
+    steered: Arc<Steered>,
+    /// Replies the general path built, for repeated queries; never a steered one.
     cache: PacketCache,
 }
 
@@ -57,30 +64,82 @@ impl Responder {
 
     fn with_rendered(zones: Vec<Zone>, rendered: Rendered, edns_payload: u16) -> Self {
         Responder {
-            rendered,
+            rendered: Arc::new(rendered),
+            steered: Arc::default(),
             cache: PacketCache::default(),
-            zones,
+            zones: Arc::new(zones),
             edns_payload,
         }
     }
 
-    /// Answers one DNS message received over `transport`. None = send nothing: the message is
-    /// shorter than a header, or is itself a response.
-    pub fn respond(&self, query: &[u8], transport: Transport) -> Option<Vec<u8>> {
+    /// This responder with the pools answering from `steered`: the zones and rendered answers
+    /// are shared, so a health change costs what its pools cost, whatever the zones' size.
+    pub fn with_steered(&self, steered: Arc<Steered>) -> Self {
+        Responder {
+            zones: Arc::clone(&self.zones),
+            edns_payload: self.edns_payload,
+            rendered: Arc::clone(&self.rendered),
+            steered,
+            cache: PacketCache::default(),
+        }
+    }
+
+    pub fn steered(&self) -> &Arc<Steered> {
+        &self.steered
+    }
+
+    /// (origin, SOA serial) of every zone served.
+    pub fn serials(&self) -> Vec<(String, u32)> {
+        self.zones
+            .iter()
+            .filter_map(|zone| match zone.soa().rdata.first() {
+                Some(RData::SOA(soa)) => Some((zone.origin().to_string(), soa.serial)),
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// Answers one DNS message received over `transport` from `source`. None = send nothing:
+    /// the message is shorter than a header, or is itself a response.
+    pub fn respond(
+        &self,
+        query: &[u8],
+        transport: Transport,
+        source: Option<IpAddr>,
+    ) -> Option<Vec<u8>> {
         if let Some(reply) = self.rendered.answer(query, transport, self.edns_payload) {
             return Some(reply);
         }
         if let Some(reply) = self.cache.get(query, transport) {
             return Some(reply);
         }
-        let reply = self.respond_in_full(query, transport)?;
-        self.cache.put(query, transport, &reply);
+        let (reply, steered) = self.respond_general(query, transport, source)?;
+        // A steered reply depends on the client and a random draw, not on the query alone.
+        if !steered {
+            self.cache.put(query, transport, &reply);
+        }
         Some(reply)
     }
 
     /// [`Responder::respond`] without the rendered shortcut: decodes the query and encodes a
     /// message. The reference the shortcut and the XDP fast path are both tested against.
-    pub fn respond_in_full(&self, query: &[u8], transport: Transport) -> Option<Vec<u8>> {
+    pub fn respond_in_full(
+        &self,
+        query: &[u8],
+        transport: Transport,
+        source: Option<IpAddr>,
+    ) -> Option<Vec<u8>> {
+        self.respond_general(query, transport, source)
+            .map(|(reply, _)| reply)
+    }
+
+    /// The reply, and whether a pool's answer is in it.
+    fn respond_general(
+        &self,
+        query: &[u8],
+        transport: Transport,
+        source: Option<IpAddr>,
+    ) -> Option<(Vec<u8>, bool)> {
         let header = Header::read(&mut BinDecoder::new(query)).ok()?;
         // Never answer a response: that invites reflection loops between servers.
         if header.message_type == MessageType::Response {
@@ -99,7 +158,7 @@ impl Responder {
                         response.add_query(question);
                     }
                 }
-                return self.encode(response, Vec::new(), None, transport);
+                return Some((self.encode(response, Vec::new(), None, transport)?, false));
             }
         };
 
@@ -112,7 +171,20 @@ impl Responder {
             response.add_query(question.clone());
         }
 
+        let subnet =
+            request
+                .edns
+                .as_ref()
+                .and_then(|edns| match edns.options().get(EdnsCode::Subnet) {
+                    Some(EdnsOption::Subnet(subnet)) => Some(*subnet),
+                    _ => None,
+                });
+        let client = Client {
+            addr: source,
+            subnet: subnet.map(|s| (s.addr(), s.source_prefix())),
+        };
         let mut optional = Vec::new();
+        let mut scope = None;
         if request.edns.as_ref().is_some_and(|edns| edns.version() > 0) {
             // RFC 6891 §6.1.3: we only speak EDNS version 0.
             response.metadata.response_code = ResponseCode::BADVERS;
@@ -121,15 +193,26 @@ impl Responder {
         } else if request.queries.len() != 1 {
             response.metadata.response_code = ResponseCode::FormErr;
         } else {
-            optional = self.answer(&mut response, &request.queries[0]);
+            (optional, scope) = self.answer(&mut response, &request.queries[0], &client);
         }
-        self.encode(response, optional, client_payload, transport)
+        // RFC 7871 §7.2.1: echo the client's subnet with the scope the answer depends on.
+        if let (Some(subnet), Some(edns)) = (subnet, response.edns.as_mut()) {
+            let echo = ClientSubnet::new(subnet.addr(), subnet.source_prefix(), scope.unwrap_or(0));
+            edns.options_mut().insert(EdnsOption::Subnet(echo));
+        }
+        let reply = self.encode(response, optional, client_payload, transport)?;
+        Some((reply, scope.is_some()))
     }
 
     /// Fills in the answer to a well-formed standard query, as RFC 1034 §4.3.2 lays it out and
     /// Knot DNS 3.2 implements it. Returns the optional additional RRsets, which `encode` adds
-    /// only as far as they fit (RFC 2181 §9).
-    fn answer(&self, response: &mut Message, question: &Query) -> Vec<Vec<Record>> {
+    /// only as far as they fit (RFC 2181 §9), and the ECS scope when a pool answered.
+    fn answer(
+        &self,
+        response: &mut Message,
+        question: &Query,
+        client: &Client,
+    ) -> (Vec<Vec<Record>>, Option<u8>) {
         let qname = question.name();
         let qtype = question.query_type();
         if !matches!(question.query_class(), DNSClass::IN | DNSClass::ANY)
@@ -137,15 +220,16 @@ impl Responder {
             || matches!(qtype, RecordType::AXFR | RecordType::IXFR)
         {
             response.metadata.response_code = ResponseCode::Refused;
-            return Vec::new();
+            return (Vec::new(), None);
         }
         let Some(zone) = self.zone_for(qname, qtype) else {
             response.metadata.response_code = ResponseCode::Refused;
-            return Vec::new();
+            return (Vec::new(), None);
         };
 
         let mut answer = Vec::new();
-        let outcome = self.resolve(zone, qname, qtype, &mut answer);
+        let mut scope = None;
+        let outcome = self.resolve(zone, qname, qtype, client, &mut answer, &mut scope);
         // RFC 1034 §4.3.2 step 3b: a referral is not authoritative. RFC 6604 §3: AA reflects
         // the first owner name, so a CNAME chain that ends in a referral keeps it (as Knot and
         // NSD do).
@@ -173,20 +257,24 @@ impl Responder {
         response.add_answers(answer.iter().flat_map(Placed::records));
         response.add_authorities(authority.iter().flat_map(Placed::records));
         response.add_additionals(required.iter().flat_map(Placed::records));
-        optional
+        let optional = optional
             .iter()
             .map(|placed| placed.records().collect())
-            .collect()
+            .collect();
+        (optional, scope)
     }
 
     /// Follows `qname` through our zones, appending answer RRsets to `answer`, and says how
-    /// the search ended.
+    /// the search ended. A pool's name answers with what steering chose for `client`, and
+    /// `scope` records the ECS scope of that choice.
     fn resolve<'z>(
         &'z self,
         mut zone: &'z Zone,
         qname: &Name,
         qtype: RecordType,
+        client: &Client,
         answer: &mut Vec<Placed<'z>>,
+        scope: &mut Option<u8>,
     ) -> Outcome<'z> {
         // The name being looked up, spelled as asked: by the client, then by each CNAME. The
         // answer's owner names take this spelling, so the first compresses to the question.
@@ -250,6 +338,17 @@ impl Responder {
                 rrsets.first()
             } else {
                 rrsets.iter().find(|set| set.rtype == qtype)
+            };
+            // A pool's placeholder RRset stands in for what steering chooses.
+            let found = match found {
+                Some(set) => match self.steered.choose(&set.name, set.rtype, client) {
+                    Some(choice) => {
+                        *scope = Some(choice.scope);
+                        choice.rrset
+                    }
+                    None => Some(set),
+                },
+                None => None,
             };
             return match found {
                 Some(set) => {
@@ -580,7 +679,7 @@ a.b    TXT   \"below an empty non-terminal\"
     }
 
     fn ask(r: &Responder, q: &[u8], transport: Transport) -> (Vec<u8>, Message) {
-        let bytes = r.respond(q, transport).expect("a response");
+        let bytes = r.respond(q, transport, None).expect("a response");
         let message = Message::from_vec(&bytes).expect("the response parses");
         (bytes, message)
     }
@@ -832,11 +931,11 @@ a.b    TXT   \"below an empty non-terminal\"
     #[test]
     fn nothing_for_short_messages_and_responses() {
         let r = responder();
-        assert_eq!(r.respond(&[], Transport::Udp), None);
-        assert_eq!(r.respond(&[0; 11], Transport::Udp), None);
+        assert_eq!(r.respond(&[], Transport::Udp, None), None);
+        assert_eq!(r.respond(&[0; 11], Transport::Udp, None), None);
         let mut q = query("www.example.com.", RecordType::A);
         q[2] |= 0x80; // QR
-        assert_eq!(r.respond(&q, Transport::Udp), None);
+        assert_eq!(r.respond(&q, Transport::Udp, None), None);
     }
 
     fn assert_formerr(q: &[u8], question_echoed: bool) -> Message {
@@ -1677,6 +1776,179 @@ subdel.example.          3600     NS    ns.example.net.
             assert!(m.authorities.is_empty() && m.additionals.is_empty());
         }
     }
+    mod steering {
+        use std::{collections::HashMap, net::IpAddr, sync::Arc};
+
+        use super::*;
+        use crate::steered::{Entry, Steered};
+        use crate::steering::{config::Region, Views};
+        use hickory_proto::rr::rdata::A;
+
+        fn rrset(addrs: &[&str]) -> RrSet {
+            RrSet {
+                name: n("app.example.com."),
+                rtype: RecordType::A,
+                ttl: 60,
+                rdata: addrs
+                    .iter()
+                    .map(|a| RData::A(A(a.parse().unwrap())))
+                    .collect(),
+            }
+        }
+
+        fn region(name: &str, view: u8, cidr: &str) -> Region {
+            Region {
+                name: name.into(),
+                view,
+                continents: Vec::new(),
+                countries: Vec::new(),
+                cidrs: vec![cidr.parse().unwrap()],
+                fallback: Vec::new(),
+            }
+        }
+
+        /// `app` is a geo pool: EU and NA regions, NA with every member down (NODATA);
+        /// `lb` is weighted over two variants.
+        fn steered_responder() -> Responder {
+            // As the agent does it: the fast path's answers are rendered before the pools'
+            // names get their placeholder RRsets.
+            let answers = AnswerSet::from_zones(&[zone("example.com.", ZONE)]).0;
+            let text = format!("{ZONE}app A 192.0.2.100\nlb A 192.0.2.100\n");
+            let zones = vec![zone("example.com.", &text)];
+            let base = Responder::with_answers(zones, &answers, DEFAULT_EDNS_PAYLOAD);
+            let views = Views::build(
+                &[
+                    region("eu", 1, "198.51.100.0/25"),
+                    region("na", 2, "198.51.100.128/25"),
+                ],
+                None,
+            )
+            .unwrap();
+            let mut entries = HashMap::new();
+            entries.insert(
+                (n("app.example.com."), RecordType::A),
+                Entry {
+                    per_view: true,
+                    views: vec![
+                        Some(vec![rrset(&["192.0.2.10"])]),
+                        Some(vec![rrset(&["192.0.2.11"])]),
+                        None,
+                    ],
+                },
+            );
+            let mut lb = vec![rrset(&["192.0.2.20"]), rrset(&["192.0.2.21"])];
+            for set in &mut lb {
+                set.name = n("lb.example.com.");
+            }
+            entries.insert(
+                (n("lb.example.com."), RecordType::A),
+                Entry {
+                    per_view: false,
+                    views: vec![Some(lb)],
+                },
+            );
+            base.with_steered(Arc::new(Steered::new(Arc::new(views), entries)))
+        }
+
+        fn ask_from(r: &Responder, q: &[u8], source: &str) -> Message {
+            let source: IpAddr = source.parse().unwrap();
+            let bytes = r.respond(q, Transport::Udp, Some(source)).unwrap();
+            Message::from_vec(&bytes).unwrap()
+        }
+
+        fn ecs_query(name: &str, subnet: &str, source_prefix: u8) -> Vec<u8> {
+            let mut m = query_message(name, RecordType::A);
+            let mut edns = Edns::new();
+            edns.set_max_payload(1232);
+            edns.options_mut()
+                .insert(EdnsOption::Subnet(ClientSubnet::new(
+                    subnet.parse().unwrap(),
+                    source_prefix,
+                    0,
+                )));
+            m.set_edns(edns);
+            m.to_vec().unwrap()
+        }
+
+        fn ecs_of(m: &Message) -> ClientSubnet {
+            match m.edns.as_ref().unwrap().options().get(EdnsCode::Subnet) {
+                Some(EdnsOption::Subnet(subnet)) => *subnet,
+                other => panic!("no ECS echoed: {other:?}"),
+            }
+        }
+
+        #[test]
+        fn the_client_address_picks_the_region_every_time() {
+            let r = steered_responder();
+            let q = query("app.example.com.", RecordType::A);
+            // The same query bytes from three places: a cached reply would repeat the first.
+            for _ in 0..2 {
+                let eu = ask_from(&r, &q, "198.51.100.5");
+                assert_eq!(lines(&eu.answers), ["app.example.com. 60 A 192.0.2.11"]);
+                let elsewhere = ask_from(&r, &q, "203.0.113.1");
+                assert_eq!(
+                    lines(&elsewhere.answers),
+                    ["app.example.com. 60 A 192.0.2.10"]
+                );
+                let na = ask_from(&r, &q, "198.51.100.200");
+                assert_negative(&na, ResponseCode::NoError, 300);
+            }
+            // Other types at the pool's name are the zone's: NODATA for AAAA.
+            let aaaa = ask_from(
+                &r,
+                &query("app.example.com.", RecordType::AAAA),
+                "198.51.100.5",
+            );
+            assert_negative(&aaaa, ResponseCode::NoError, 300);
+        }
+
+        #[test]
+        fn rfc7871_ecs_decides_the_region_and_is_echoed_with_its_scope() {
+            let r = steered_responder();
+            // From a resolver outside every region, for an EU client subnet.
+            let m = ask_from(
+                &r,
+                &ecs_query("app.example.com.", "198.51.100.0", 24),
+                "203.0.113.1",
+            );
+            assert_eq!(lines(&m.answers), ["app.example.com. 60 A 192.0.2.11"]);
+            let echo = ecs_of(&m);
+            assert_eq!(echo.addr(), "198.51.100.0".parse::<IpAddr>().unwrap());
+            assert_eq!(echo.source_prefix(), 24);
+            // The /24 spans both regions: the answer holds for the EU /25 only.
+            assert_eq!(echo.scope_prefix(), 25);
+
+            // An answer that does not vary by region has scope 0 (§7.2.1).
+            let m = ask_from(
+                &r,
+                &ecs_query("www.example.com.", "198.51.100.0", 24),
+                "203.0.113.1",
+            );
+            assert_eq!(m.answers.len(), 1);
+            assert_eq!(ecs_of(&m).scope_prefix(), 0);
+            // Source prefix 0: the client asked that no address be used; the default view.
+            let m = ask_from(
+                &r,
+                &ecs_query("app.example.com.", "0.0.0.0", 0),
+                "198.51.100.5",
+            );
+            assert_eq!(lines(&m.answers), ["app.example.com. 60 A 192.0.2.10"]);
+            assert_eq!(ecs_of(&m).scope_prefix(), 0);
+        }
+
+        #[test]
+        fn weighted_variants_are_drawn_per_query() {
+            let r = steered_responder();
+            let q = query("lb.example.com.", RecordType::A);
+            let mut seen = HashMap::new();
+            for _ in 0..400 {
+                let m = ask_from(&r, &q, "203.0.113.1");
+                *seen.entry(lines(&m.answers)).or_insert(0) += 1;
+            }
+            assert_eq!(seen.len(), 2, "{seen:?}");
+            assert!(seen.values().all(|&count| count > 100), "{seen:?}");
+        }
+    }
 }
 
 /// The rendered shortcut (crate::rendered) and the packet cache must give exactly what the
@@ -1789,12 +2061,12 @@ ns.sub   A     203.0.113.53
                         for flags in [0x0100u16, 0x0000, 0x0130, 0x0200, 0x2800] {
                             let q = message(flags, name, qtype, opt.as_deref());
                             for transport in [Transport::Udp, Transport::Tcp] {
-                                let general = r.respond_in_full(&q, transport);
+                                let general = r.respond_in_full(&q, transport, None);
                                 if r.rendered.answer(&q, transport, payload).is_some() {
                                     rendered += 1;
                                 }
                                 assert_eq!(
-                                    r.respond(&q, transport),
+                                    r.respond(&q, transport, None),
                                     general,
                                     "{name} type {qtype} flags {flags:#06x} opt {opt:02x?} \
                                      over {transport:?}, our payload {payload}"
@@ -1807,7 +2079,11 @@ ns.sub   A     203.0.113.53
                                     reply[..2].copy_from_slice(&again[..2]);
                                     reply
                                 });
-                                assert_eq!(r.respond(&again, transport), want, "{name} again");
+                                assert_eq!(
+                                    r.respond(&again, transport, None),
+                                    want,
+                                    "{name} again"
+                                );
                                 compared += 1;
                             }
                         }

@@ -2,7 +2,7 @@
 //! up, with the same [`Responder`] the fast path's answers are checked against.
 
 use std::{
-    net::SocketAddr,
+    net::{IpAddr, SocketAddr},
     sync::{Arc, PoisonError, RwLock},
     time::Duration,
 };
@@ -14,7 +14,10 @@ use tokio::{
     task::JoinSet,
 };
 
-use crate::response::{Responder, Transport};
+use crate::{
+    query_stats::QueryStats,
+    response::{Responder, Transport},
+};
 
 /// How long a TCP connection may sit idle between queries (RFC 7766 §6.2.3 suggests seconds).
 const TCP_IDLE_TIMEOUT: Duration = Duration::from_secs(10);
@@ -89,12 +92,13 @@ impl Listeners {
     /// Each UDP socket gets a thread with a plain blocking receive-answer-send loop: answering is
     /// synchronous, and a task on the multi-threaded runtime bounced between workers on almost
     /// every datagram, which halved throughput in `cargo xtask bench fallback`.
-    pub async fn serve(self, responder: SharedResponder) {
+    pub async fn serve(self, responder: SharedResponder, stats: Arc<QueryStats>) {
         for socket in self.udp {
             let responder = responder.clone();
+            let stats = stats.clone();
             let spawned = std::thread::Builder::new()
                 .name("dns-xdp-udp".into())
-                .spawn(move || serve_udp(socket, responder));
+                .spawn(move || serve_udp(socket, responder, &stats));
             if let Err(e) = spawned {
                 log::error!("cannot start a UDP server thread: {e}");
             }
@@ -102,7 +106,12 @@ impl Listeners {
         let mut tasks = JoinSet::new();
         let limit = Arc::new(Semaphore::new(MAX_TCP_CONNECTIONS));
         for listener in self.tcp {
-            tasks.spawn(serve_tcp(listener, responder.clone(), limit.clone()));
+            tasks.spawn(serve_tcp(
+                listener,
+                responder.clone(),
+                stats.clone(),
+                limit.clone(),
+            ));
         }
         while tasks.join_next().await.is_some() {}
     }
@@ -145,7 +154,7 @@ fn bind_tcp(addr: SocketAddr) -> std::io::Result<TcpListener> {
     TcpListener::from_std(socket.into())
 }
 
-fn serve_udp(socket: std::net::UdpSocket, responder: SharedResponder) {
+fn serve_udp(socket: std::net::UdpSocket, responder: SharedResponder, stats: &QueryStats) {
     let mut buf = vec![0u8; 65535];
     loop {
         let (len, peer) = match socket.recv_from(&mut buf) {
@@ -155,7 +164,12 @@ fn serve_udp(socket: std::net::UdpSocket, responder: SharedResponder) {
                 continue;
             }
         };
-        if let Some(reply) = responder.current().respond(&buf[..len], Transport::Udp) {
+        if let Some(reply) =
+            responder
+                .current()
+                .respond(&buf[..len], Transport::Udp, Some(peer.ip()))
+        {
+            stats.record(Transport::Udp, &buf[..len], &reply);
             if let Err(e) = socket.send_to(&reply, peer) {
                 log::debug!("UDP send to {peer} failed: {e}");
             }
@@ -163,7 +177,12 @@ fn serve_udp(socket: std::net::UdpSocket, responder: SharedResponder) {
     }
 }
 
-async fn serve_tcp(listener: TcpListener, responder: SharedResponder, limit: Arc<Semaphore>) {
+async fn serve_tcp(
+    listener: TcpListener,
+    responder: SharedResponder,
+    stats: Arc<QueryStats>,
+    limit: Arc<Semaphore>,
+) {
     loop {
         let permit = match limit.clone().acquire_owned().await {
             Ok(p) => p,
@@ -177,8 +196,9 @@ async fn serve_tcp(listener: TcpListener, responder: SharedResponder, limit: Arc
             }
         };
         let responder = responder.clone();
+        let stats = stats.clone();
         tokio::spawn(async move {
-            if let Err(e) = serve_connection(stream, &responder).await {
+            if let Err(e) = serve_connection(stream, peer.ip(), &responder, &stats).await {
                 log::debug!("TCP connection from {peer}: {e}");
             }
             drop(permit);
@@ -191,7 +211,9 @@ async fn serve_tcp(listener: TcpListener, responder: SharedResponder, limit: Arc
 /// when it arrives, so a long-lived connection sees a reload too.
 async fn serve_connection(
     mut stream: TcpStream,
+    peer: IpAddr,
     responder: &SharedResponder,
+    stats: &QueryStats,
 ) -> std::io::Result<()> {
     let mut buf = vec![0u8; 65535];
     for _ in 0..MAX_QUERIES_PER_CONNECTION {
@@ -205,9 +227,13 @@ async fn serve_connection(
             .map_err(|_| {
                 std::io::Error::new(std::io::ErrorKind::TimedOut, "query body timed out")
             })??;
-        let Some(reply) = responder.current().respond(&buf[..len], Transport::Tcp) else {
+        let Some(reply) = responder
+            .current()
+            .respond(&buf[..len], Transport::Tcp, Some(peer))
+        else {
             return Ok(());
         };
+        stats.record(Transport::Tcp, &buf[..len], &reply);
         let mut framed = Vec::with_capacity(reply.len() + 2);
         framed.extend_from_slice(&(reply.len() as u16).to_be_bytes());
         framed.extend_from_slice(&reply);

@@ -585,7 +585,7 @@ fn check_answer(
     }
     // The general path, not the rendered shortcut that shares the fast path's bytes.
     let expected = oracle
-        .respond_in_full(&query.payload, Transport::Udp)
+        .respond_in_full(&query.payload, Transport::Udp, None)
         .ok_or("the fallback server gives no answer")?;
     let got =
         Message::from_vec(&reply.payload).map_err(|e| format!("hickory cannot decode: {e}"))?;
@@ -778,7 +778,7 @@ fn answers_never_exceed_our_advertised_payload() {
     assert_eq!(dataplane.counters().unwrap().get(Counter::PassTooBig), 1);
     let fallback = Message::from_vec(
         &oracle
-            .respond_in_full(&query.encode(), Transport::Udp)
+            .respond_in_full(&query.encode(), Transport::Udp, None)
             .unwrap(),
     )
     .unwrap();

@@ -139,7 +139,7 @@ fn ask(responder: &Responder, name: &str, rtype: RecordType, transport: Transpor
     let mut query = Message::new(7, MessageType::Query, OpCode::Query);
     query.add_query(Query::query(n(name), rtype));
     responder
-        .respond(&query.to_vec().unwrap(), transport)
+        .respond(&query.to_vec().unwrap(), transport, None)
         .unwrap()
 }
 

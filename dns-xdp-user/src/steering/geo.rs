@@ -186,6 +186,13 @@ struct Entry {
     view: u8,
 }
 
+/// No regions: every client is in the default view.
+impl Default for Views {
+    fn default() -> Self {
+        Self::build(&[], None).expect("without regions or a database nothing can fail")
+    }
+}
+
 impl Views {
     /// The views of `regions`, from their CIDRs and, when given, the database.
     pub fn build(regions: &[Region], database: Option<&GeoDatabase>) -> Result<Self, GeoError> {

@@ -97,7 +97,7 @@ pub const NAMES: &[&str] = &[
 pub fn check(responder: &Responder, query: &[u8]) -> Option<Message> {
     let mut udp = None;
     for transport in [Transport::Udp, Transport::Tcp] {
-        let reply = responder.respond(query, transport);
+        let reply = responder.respond(query, transport, None);
         match check_reply(query, transport, reply.as_deref()) {
             Ok(message) if transport == Transport::Udp => udp = message,
             Ok(_) => {}
