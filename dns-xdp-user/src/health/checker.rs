@@ -344,7 +344,7 @@ fn log_change(target: &Target, old: HealthState, tracker: &Tracker, reason: &str
 
 #[cfg(test)]
 mod tests {
-    use super::super::test_support::{spec, TestServer};
+    use super::super::test_support::{spec, ClosedPort, TestServer};
     use super::*;
     use std::net::{IpAddr, Ipv4Addr};
 
@@ -374,6 +374,10 @@ mod tests {
         std::time::Instant::now() + PATIENCE
     }
 
+    /// Intervals short enough for quick tests, timeouts long enough that a loaded machine does
+    /// not fail a loopback check.
+    const FAST: &str = "interval = \"200ms\"\ntimeout = \"180ms\"";
+
     fn http_target(port: u16, extra: &str) -> Target {
         Target {
             address: LOOPBACK,
@@ -402,9 +406,9 @@ mod tests {
     #[tokio::test]
     async fn first_results_decide_and_first_round_waits_for_them() {
         let server = TestServer::http().await;
-        let closed = TestServer::closed_port();
-        let up = http_target(server.addr.port(), "interval = \"200ms\"");
-        let down = http_target(closed, "interval = \"200ms\"");
+        let closed = ClosedPort::new();
+        let up = http_target(server.addr.port(), FAST);
+        let down = http_target(closed.port(), FAST);
         let (checker, mut events) = Checker::new();
         assert_eq!(checker.liveness(), None);
         checker.set_targets([up.clone(), down.clone()]);
@@ -464,7 +468,7 @@ mod tests {
         let server = TestServer::http().await;
         let target = http_target(
             server.addr.port(),
-            "interval = \"100ms\"\ntimeout = \"90ms\"\nfall = 2\nrise = 2",
+            "interval = \"200ms\"\ntimeout = \"180ms\"\nfall = 2\nrise = 2",
         );
         let (checker, mut events) = Checker::new();
         checker.set_targets([target.clone()]);
@@ -498,8 +502,8 @@ mod tests {
     async fn equal_targets_share_one_loop() {
         let server = TestServer::http().await;
         // Built separately, as two pools naming the same check and member would.
-        let a = http_target(server.addr.port(), "interval = \"50ms\"");
-        let b = http_target(server.addr.port(), "interval = \"50ms\"");
+        let a = http_target(server.addr.port(), FAST);
+        let b = http_target(server.addr.port(), FAST);
         assert!(!Arc::ptr_eq(&a.spec, &b.spec));
         let (checker, mut events) = Checker::new();
         checker.set_targets([a.clone(), b.clone(), a.clone()]);
@@ -507,7 +511,7 @@ mod tests {
         assert_eq!(checker.snapshot().len(), 1);
         assert_eq!(next_change(&mut events).await.new, HealthState::Up);
         // A different check on the same address is another target.
-        let other = http_target(server.addr.port(), "interval = \"60ms\"");
+        let other = http_target(server.addr.port(), &format!("{FAST}\nexpect = \"200\""));
         checker.set_targets([a, b, other]);
         assert_eq!(checker.snapshot().len(), 2);
     }
@@ -516,8 +520,8 @@ mod tests {
     async fn kept_targets_keep_state_and_removed_ones_stop() {
         let kept_server = TestServer::http().await;
         let removed_server = TestServer::http().await;
-        let kept = http_target(kept_server.addr.port(), "interval = \"50ms\"");
-        let removed = http_target(removed_server.addr.port(), "interval = \"50ms\"");
+        let kept = http_target(kept_server.addr.port(), FAST);
+        let removed = http_target(removed_server.addr.port(), FAST);
         let (checker, mut events) = Checker::new();
         checker.set_targets([kept.clone(), removed.clone()]);
         assert!(checker.first_round(deadline()).await);
@@ -552,7 +556,7 @@ mod tests {
     #[tokio::test]
     async fn dropping_the_checker_stops_the_loops() {
         let server = TestServer::http().await;
-        let target = http_target(server.addr.port(), "interval = \"50ms\"");
+        let target = http_target(server.addr.port(), FAST);
         let (checker, _events) = Checker::new();
         checker.set_targets([target.clone()]);
         assert!(checker.first_round(deadline()).await);

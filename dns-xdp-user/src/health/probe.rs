@@ -295,7 +295,7 @@ fn describe_tls(error: &io::Error) -> String {
 #[cfg(test)]
 mod tests {
     use super::super::config::Trust;
-    use super::super::test_support::{spec, spec_in, TestPki, TestServer};
+    use super::super::test_support::{spec, spec_in, ClosedPort, TestPki, TestServer};
     use super::super::tls::client_config;
     use super::*;
     use std::net::Ipv4Addr;
@@ -436,10 +436,11 @@ mod tests {
         let result = check(server.addr.port(), "protocol = \"tcp\"").await;
         assert!(result.ok, "{result:?}");
         assert_eq!(result.reason, "connected");
-        let result = check(TestServer::closed_port(), "protocol = \"tcp\"").await;
+        let closed = ClosedPort::new();
+        let result = check(closed.port(), "protocol = \"tcp\"").await;
         assert!(!result.ok);
         assert_eq!(result.reason, "connect refused");
-        let result = check(TestServer::closed_port(), "protocol = \"https\"").await;
+        let result = check(closed.port(), "protocol = \"https\"").await;
         assert_eq!(result.reason, "connect refused");
     }
 

@@ -62,6 +62,25 @@ impl TestPki {
     }
 }
 
+/// A port on 127.0.0.1 that refuses connections: a TCP socket bound to it that does not listen.
+/// Holding the socket keeps a parallel test from being given the port.
+pub(crate) struct ClosedPort(socket2::Socket);
+
+impl ClosedPort {
+    pub fn new() -> Self {
+        let socket =
+            socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
+        socket
+            .bind(&SocketAddr::from((Ipv4Addr::LOCALHOST, 0)).into())
+            .unwrap();
+        ClosedPort(socket)
+    }
+
+    pub fn port(&self) -> u16 {
+        self.0.local_addr().unwrap().as_socket().unwrap().port()
+    }
+}
+
 /// Answers every request on 127.0.0.1 with a settable status and body, then closes.
 pub(crate) struct TestServer {
     pub addr: SocketAddr,
@@ -83,12 +102,6 @@ impl TestServer {
 
     pub async fn https(config: Arc<ServerConfig>) -> Self {
         Self::start(Some(TlsAcceptor::from(config))).await
-    }
-
-    /// A port on 127.0.0.1 that nothing listens on, so connecting is refused.
-    pub fn closed_port() -> u16 {
-        let listener = std::net::TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).unwrap();
-        listener.local_addr().unwrap().port()
     }
 
     async fn start(tls: Option<TlsAcceptor>) -> Self {
