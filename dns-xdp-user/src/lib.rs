@@ -7,6 +7,7 @@ pub mod answers;
 pub mod config;
 pub mod dataplane;
 pub mod ebpf;
+pub mod health;
 pub mod local_addrs;
 pub mod metrics;
 pub mod packet_cache;

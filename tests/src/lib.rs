@@ -1,6 +1,7 @@
 //! Helpers shared by the integration tests, the demo and the benchmarks.
 
 pub mod agent;
+pub mod backend;
 pub mod knot;
 pub mod mmdb;
 pub mod netns;
