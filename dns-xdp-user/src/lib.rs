@@ -6,6 +6,7 @@ pub mod alias;
 pub mod answers;
 pub mod config;
 pub mod dataplane;
+pub mod dnssec;
 pub mod ebpf;
 pub mod health;
 pub mod local_addrs;

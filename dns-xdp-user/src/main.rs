@@ -3,7 +3,8 @@ use std::{path::PathBuf, process::ExitCode};
 use anyhow::Result;
 use clap::{Parser, Subcommand};
 use dns_xdp_common::PIN_DIR;
-use dns_xdp_user::{agent, dataplane::XdpAttachMode, stats};
+use dns_xdp_user::{agent, dataplane::XdpAttachMode, dnssec, stats};
+use hickory_proto::rr::Name;
 
 /// Authoritative DNS with an XDP fast path.
 #[derive(Parser)]
@@ -45,6 +46,41 @@ enum Command {
         json: bool,
         #[arg(long, default_value = PIN_DIR)]
         pin_dir: PathBuf,
+    },
+    /// Manage a zone's DNSSEC keys.
+    Keys {
+        #[command(subcommand)]
+        command: KeysCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum KeysCommand {
+    /// Generate a KSK and a ZSK (or one CSK) for a zone, active at once, into a key directory
+    /// readable by its owner only (created if missing).
+    Generate {
+        /// The zone, e.g. example.com.
+        #[arg(long)]
+        zone: Name,
+        /// The key directory.
+        #[arg(long)]
+        dir: PathBuf,
+        /// 13 (ECDSAP256SHA256) or 15 (ED25519).
+        #[arg(long, default_value = "13")]
+        algorithm: dnssec::KeyAlgorithm,
+        /// One combined signing key instead of a KSK and a ZSK.
+        #[arg(long)]
+        csk: bool,
+    },
+    /// Print the DS records (SHA-256) to give the parent zone, and the CDS and CDNSKEY records
+    /// the zone publishes for it, in zone-file syntax.
+    Ds {
+        /// The zone, e.g. example.com.
+        #[arg(long)]
+        zone: Name,
+        /// The key directory.
+        #[arg(long)]
+        dir: PathBuf,
     },
 }
 
@@ -106,5 +142,39 @@ fn run(command: Command) -> Result<()> {
             Ok(())
         }
         Command::Stats { json, pin_dir } => stats::print(&pin_dir, json),
+        Command::Keys { command } => run_keys(command),
+    }
+}
+
+fn run_keys(command: KeysCommand) -> Result<()> {
+    match command {
+        KeysCommand::Generate {
+            zone,
+            dir,
+            algorithm,
+            csk,
+        } => {
+            let keys = dnssec::generate_zone_keys(&dir, &zone, algorithm, csk, dnssec::unix_now())?;
+            for key in &keys {
+                println!(
+                    "dns-xdp: generated {} {} (algorithm {}): {}.{{key,private,meta}}",
+                    key.role(),
+                    key.tag(),
+                    key.algorithm(),
+                    key.file_stem().display()
+                );
+            }
+            println!(
+                "dns-xdp: give the parent zone the DS record from `dns-xdp keys ds --zone {} --dir {}`",
+                zone,
+                dir.display()
+            );
+            Ok(())
+        }
+        KeysCommand::Ds { zone, dir } => {
+            let keys = dnssec::KeyDir::open(&dir)?.load(&zone)?;
+            print!("{}", dnssec::parent_records(&keys));
+            Ok(())
+        }
     }
 }

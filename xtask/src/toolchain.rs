@@ -35,6 +35,10 @@ pub const DEBIAN_PACKAGES: &[(&str, &str)] = &[
         "Knot DNS, the reference server of the differential test",
     ),
     ("nsd", "NSD, a peer server in the fallback benchmark"),
+    (
+        "ldnsutils",
+        "ldns-key2ds, ldns-signzone and ldns-verify-zone check our DNSSEC keys and signatures",
+    ),
 ];
 
 /// Components of the nightly toolchain, which only builds and lints the eBPF crate.

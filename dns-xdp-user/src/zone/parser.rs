@@ -1065,7 +1065,7 @@ mod tests {
             "more than one CNAME",
         );
         // RRSIG may sit beside a CNAME.
-        with_head("www CNAME a\nwww RRSIG \\# 2 0001\n");
+        with_head("www CNAME a\nwww RRSIG \\# 21 00050d0300000e1000000002000000010001000102\n");
     }
 
     #[test]
@@ -1184,7 +1184,7 @@ mod tests {
         assert_eq!(
             warnings(concat!(
                 "sub NS ns.sub\nsub NS ns.other\nns.sub A 192.0.2.1\n",
-                "sub DS \\# 4 01020304\nsub RRSIG \\# 2 0102\nsub NSEC \\# 3 000000\n",
+                "sub DS \\# 4 01020304\nsub RRSIG \\# 21 002b0d0300000e1000000002000000010001000102\nsub NSEC \\# 3 000000\n",
                 "other NS ns.other\nns.other A 192.0.2.2\n",
             )),
             Vec::<String>::new()
