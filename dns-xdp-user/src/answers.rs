@@ -233,7 +233,8 @@ impl AnswerSet {
     /// whether the answer depends on the client's view, and `views[v]` for each view `v` (only
     /// `views[0]` unless `per_view`): `None` where the view answers NODATA, else its variants,
     /// each a non-empty list of addresses of `qtype`'s family, rendered in the order given.
-    /// Several variants are picked among uniformly at random per query.
+    /// Views past the end of `views` are like `None`. Of a view's variants, each query gets one
+    /// picked uniformly at random.
     ///
     /// The pool replaces a zone RRset of the same name and type. Nothing is added when it is
     /// skipped: the fallback server answers the whole pool then.
@@ -381,22 +382,24 @@ impl AnswerSet {
     /// old or a new entry at every step, or passes up (`pass_no_view`, `pass_no_variant`) where
     /// a variant is being removed. Entries equal in both are not touched.
     pub fn changes_to<'a>(&self, new: &'a AnswerSet) -> Vec<Change<'a>> {
-        let mut writes: Vec<Change<'a>> = new
-            .answers
-            .iter()
-            .filter(|(key, answer)| self.answers.get(key) != Some(answer))
-            .map(|(_, answer)| Change::Write(answer))
-            .collect();
-        let mut deletes: Vec<Change<'a>> = self
-            .answers
-            .keys()
-            .filter(|key| !new.answers.contains_key(key))
-            .map(|key| Change::Delete(*key))
-            .collect();
-        writes.sort_by_key(|change| chain_rank(&change.key()));
-        deletes.sort_by_key(|change| std::cmp::Reverse(chain_rank(&change.key())));
-        writes.extend(deletes);
+        // One list per chain rank: writes go out rank 0 first, deletes rank 2 first.
+        let mut writes: [Vec<Change<'a>>; 3] = Default::default();
+        let mut deletes: [Vec<Change<'a>>; 3] = Default::default();
+        for (key, answer) in &new.answers {
+            if self.answers.get(key) != Some(answer) {
+                writes[chain_rank(key) as usize].push(Change::Write(answer));
+            }
+        }
+        for key in self.answers.keys() {
+            if !new.answers.contains_key(key) {
+                deletes[chain_rank(key) as usize].push(Change::Delete(*key));
+            }
+        }
         writes
+            .into_iter()
+            .chain(deletes.into_iter().rev())
+            .flatten()
+            .collect()
     }
 }
 

@@ -69,8 +69,8 @@ fn ips(list: &[&str]) -> Vec<IpAddr> {
     list.iter().map(|a| a.parse().unwrap()).collect()
 }
 
-/// The steered names: a geo pool whose region 1 is 198.51.100.0/24 among a few other prefixes,
-/// and a weighted pool of four variants.
+/// The steered names: a geo pool (A and AAAA) whose region 1 is 198.51.100.0/24 and
+/// 2001:db8:100::/48, and a weighted pool of four variants. Returns the view prefixes.
 fn add_pools(answers: &mut AnswerSet) -> Vec<ViewPrefix> {
     answers
         .add_steered(
@@ -82,6 +82,19 @@ fn add_pools(answers: &mut AnswerSet) -> Vec<ViewPrefix> {
                 Some(vec![ips(&["192.0.2.100"])]),
                 Some(vec![ips(&["198.51.100.10"])]),
                 Some(vec![ips(&["203.0.113.10"])]),
+            ],
+        )
+        .unwrap();
+    answers
+        .add_steered(
+            &Name::from_ascii("geo.example.com.").unwrap(),
+            RecordType::AAAA,
+            60,
+            true,
+            &[
+                Some(vec![ips(&["2001:db8::100"])]),
+                Some(vec![ips(&["2001:db8:100::10"])]),
+                Some(vec![ips(&["2001:db8:200::10"])]),
             ],
         )
         .unwrap();
@@ -108,6 +121,16 @@ fn add_pools(answers: &mut AnswerSet) -> Vec<ViewPrefix> {
         prefix_len,
         view,
     })
+    // A trie as deep as a country database's: all 2^18 /50s of 2001:db8::/32, so an IPv6
+    // lookup walks some 18 levels below the /32 (IPv4 clients, under ::ffff:0:0/96, do not).
+    .chain((0..1u32 << 18).map(|i| {
+        let [_, b, c, d] = (i << 6).to_be_bytes();
+        ViewPrefix {
+            addr: IpAddr::from([0x20, 0x01, 0x0d, 0xb8, b, c, d, 0, 0, 0, 0, 0, 0, 0, 0, 0]),
+            prefix_len: 50,
+            view: 1 + (i % 2) as u8,
+        }
+    }))
     .collect()
 }
 
@@ -207,6 +230,13 @@ fn main() {
             samples: Vec::new(),
         },
         Case {
+            name: "hit: AAAA geo, 2^18-prefix trie (v6)",
+            program: responder,
+            frame: query_from("2001:db8:100::5", "geo.example.com.", 28),
+            expected: XDP_TX,
+            samples: Vec::new(),
+        },
+        Case {
             name: "hit: A weighted, 4 variants",
             program: responder,
             frame: query("weighted.example.com.", 1, false),
@@ -262,7 +292,7 @@ fn main() {
             median / base
         ));
     }
-    let worst_hit = cases[1..5]
+    let worst_hit = cases[1..6]
         .iter()
         .map(|c| c.percentile(0.5) / base)
         .fold(0.0, f64::max);
@@ -275,7 +305,7 @@ fn main() {
         }
     );
     let plain = cases[1].percentile(0.5);
-    for steered in &cases[3..5] {
+    for steered in &cases[3..6] {
         let ratio = steered.percentile(0.5) / plain;
         println!(
             "goal: {} costs at most {GEO_GOAL}× the plain A hit — {ratio:.2}×: {}",
