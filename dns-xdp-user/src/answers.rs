@@ -516,10 +516,11 @@ mod tests {
         @ IN NS ns1\n\
         ns1 IN A 192.0.2.53\n";
 
+    /// The entry of `name` and `qtype` in view 0, variant 0.
     fn find<'a>(set: &'a AnswerSet, name: &str, qtype: u16) -> &'a Answer {
         let (key, _) = name_key(&Name::from_ascii(name).unwrap());
         set.iter()
-            .find(|a| a.value().name == key && a.qtype == qtype)
+            .find(|a| a.value().name == key && a.qtype == qtype && (a.view, a.variant) == (0, 0))
             .unwrap_or_else(|| panic!("no answer for {name} {qtype}"))
     }
 
