@@ -1,5 +1,11 @@
-//! The answer map: one entry per (generation, view, type, name), whose value holds the answer
-//! section bytes ready to copy after the echoed question.
+//! The answer map: one entry per (generation, view, variant, type, name), whose value holds the
+//! answer section bytes ready to copy after the echoed question.
+//!
+//! Views and variants steer traffic. A name's entry in view 0, variant 0 is always looked up first.
+//! If it says `per_view`, the client's view (from the `dns_views` LPM trie, see `views`) selects
+//! the entry instead; if the selected entry has `variants > 1`, a uniformly random variant of that
+//! view does. A missing view or variant entry passes the query up rather than answering from
+//! another one, so an update caught half-way is answered by the fallback, never wrongly.
 //!
 //! The key carries a 64-bit hash of the name rather than the name itself: hashing and comparing
 //! a 16-byte key is far cheaper per packet than a 256-byte one. The value carries the full name,
@@ -17,8 +23,11 @@ pub const NAME_WORDS: usize = NAME_BUF_LEN / 8;
 /// compressed to the question (`0xC00C`). Anything larger is answered by the fallback server.
 pub const MAX_ANSWER_LEN: usize = 512;
 
-/// The default view; later views are chosen by client address.
-pub const DEFAULT_VIEW: u16 = 0;
+/// The default view: clients no region covers, and every name that does not vary by region.
+pub const DEFAULT_VIEW: u8 = 0;
+
+/// The variant every answer has; weighted answers add variants 1 to `variants - 1`.
+pub const FIRST_VARIANT: u8 = 0;
 
 /// Query types the fast path answers.
 pub const QTYPE_A: u16 = 1;
@@ -31,7 +40,9 @@ pub struct AnswerKey {
     /// Publication generation; only keys of the live generation (see `PublishState`) are read.
     pub generation: u32,
     /// View id (client-address based answer sets; 0 is the default view).
-    pub view: u16,
+    pub view: u8,
+    /// Variant of the answer within its view (0 always exists).
+    pub variant: u8,
     /// Query type (A or AAAA).
     pub qtype: u16,
     /// [`name_hash`] of the lowercased wire-format name.
@@ -44,6 +55,13 @@ pub struct AnswerKey {
 /// zero padded. `data[..answer_len]` is the answer section (the whole RRset), `answer_count`
 /// records. `data[answer_len..answer_len + rrsig_len]` is reserved for the RRset's RRSIG, sent
 /// to DO=1 queries once signing lands; `rrsig_len == 0` means unsigned.
+///
+/// `per_view` and `variants` steer the lookup (see the module documentation). They are read
+/// from variant 0 of a view only; every variant of a view carries the same values.
+///
+/// An entry with `answer_len == 0` has no answer: a `per_view` name whose default view has none
+/// (NODATA for clients no region covers) still needs its view-0 entry so the client's view gets
+/// looked up; clients that end on it are passed up.
 ///
 /// The checksums are the 16-bit ones'-complement sums of those byte ranges as if they started at
 /// an even offset, computed once by the agent so the kernel never sums the answer bytes.
@@ -58,12 +76,16 @@ pub struct AnswerValue {
     pub rrsig_count: u16,
     pub rrsig_len: u16,
     pub rrsig_csum: u16,
-    pub _pad: [u8; 2],
+    /// Non-zero: the answer depends on the client's view; look the view up.
+    pub per_view: u8,
+    /// Variants of this view's answer (at least 1); one is picked at random per query.
+    pub variants: u8,
     pub data: [u8; MAX_ANSWER_LEN],
 }
 
 impl AnswerValue {
-    pub const fn zeroed() -> Self {
+    /// No name, no answer, the default view only, one variant.
+    pub const fn empty() -> Self {
         Self {
             name: [0; NAME_BUF_LEN],
             name_len: 0,
@@ -73,7 +95,8 @@ impl AnswerValue {
             rrsig_count: 0,
             rrsig_len: 0,
             rrsig_csum: 0,
-            _pad: [0; 2],
+            per_view: 0,
+            variants: 1,
             data: [0; MAX_ANSWER_LEN],
         }
     }

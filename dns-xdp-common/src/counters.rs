@@ -37,9 +37,15 @@ pub enum Counter {
     /// The frame has neither tailroom nor headroom enough to grow into the answer (the
     /// driver's or veth's buffer is too small).
     PassNoRoom = 14,
+    /// The answer depends on the client's view, and that view has no answer in the fast path:
+    /// NODATA there (which needs the zone's SOA), or its entry is not or no longer published.
+    /// The fallback answers by the client's region.
+    PassNoView = 15,
+    /// The randomly chosen variant of a weighted answer has no entry: an update is removing it.
+    PassNoVariant = 16,
 }
 
-pub const COUNTER_COUNT: usize = 15;
+pub const COUNTER_COUNT: usize = 17;
 
 impl Counter {
     pub const ALL: [Counter; COUNTER_COUNT] = [
@@ -53,6 +59,8 @@ impl Counter {
         Counter::PassQtype,
         Counter::PassEdns,
         Counter::PassMiss,
+        Counter::PassNoView,
+        Counter::PassNoVariant,
         Counter::PassTooBig,
         Counter::PassTooLong,
         Counter::PassNoRoom,
@@ -78,6 +86,8 @@ impl Counter {
             Counter::DropRewrite => "drop_rewrite",
             Counter::PassNotOurs => "pass_not_ours",
             Counter::PassNoRoom => "pass_no_room",
+            Counter::PassNoView => "pass_no_view",
+            Counter::PassNoVariant => "pass_no_variant",
         }
     }
 }

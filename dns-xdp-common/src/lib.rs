@@ -11,6 +11,7 @@ pub mod answer;
 pub mod counters;
 pub mod publish;
 pub mod scratch;
+pub mod views;
 
 /// Map names: the eBPF program declares its maps under these names, and the agent looks them up
 /// and pins them as `/sys/fs/bpf/dns-xdp/<name>`.
@@ -23,6 +24,8 @@ pub mod map_names {
     pub const COUNTERS: &str = "dns_counters";
     /// Hash map: [`crate::addresses::ServedAddr`] → `u32` (1): the addresses we answer for.
     pub const ADDRESSES: &str = "dns_addresses";
+    /// LPM trie: [`crate::views::ViewKey`] → [`crate::views::ViewValue`], client prefix → view.
+    pub const VIEWS: &str = "dns_views";
     /// Per-CPU scratch space for the program; not for userspace.
     pub const SCRATCH: &str = "dns_scratch";
 }

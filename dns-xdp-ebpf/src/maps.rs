@@ -3,15 +3,16 @@
 
 use aya_ebpf::{
     bindings::BPF_F_NO_PREALLOC,
-    btf_maps::{Array, HashMap, PerCpuArray},
+    btf_maps::{lpm_trie::Key, Array, HashMap, LpmTrie, PerCpuArray},
     macros::btf_map,
 };
 use dns_xdp_common::{
     addresses::{ServedAddr, MAX_SERVED_ADDRS},
-    answer::{AnswerKey, AnswerValue},
+    answer::{AnswerKey, AnswerValue, DEFAULT_VIEW},
     counters::{Counter, COUNTER_COUNT},
     publish::PublishState,
     scratch::{Scratch, OPAQUE_SLOTS},
+    views::{ViewKey, ViewValue, MAX_VIEW_PREFIXES},
 };
 
 /// Default capacity; the agent resizes it at load time from the zone size.
@@ -34,13 +35,38 @@ pub static COUNTERS: PerCpuArray<u64, COUNTER_COUNT> = PerCpuArray::new();
 #[btf_map(name = "dns_addresses")]
 pub static ADDRESSES: HashMap<ServedAddr, u32, MAX_SERVED_ADDRS> = HashMap::new();
 
+/// Client prefix → view. Keyed by the 16-byte address (aya's `Key<[u8; 16]>` is `ViewKey`'s
+/// layout); LPM tries are always `BPF_F_NO_PREALLOC`, the type's default, so capacity costs
+/// nothing until used. Room for two full sets: the agent inserts a new set's prefixes before it
+/// deletes the old set's.
+#[btf_map(name = "dns_views")]
+pub static VIEWS: LpmTrie<[u8; 16], ViewValue, { 2 * MAX_VIEW_PREFIXES }> = LpmTrie::new();
+
+const _: () = assert!(core::mem::size_of::<Key<[u8; 16]>>() == core::mem::size_of::<ViewKey>());
+
 #[btf_map(name = "dns_scratch")]
 pub static SCRATCH: PerCpuArray<Scratch, 1> = PerCpuArray::new();
+
+/// The answer-map entry for `key`.
+#[inline(always)]
+pub fn answer(key: &AnswerKey) -> Option<&'static AnswerValue> {
+    unsafe { ANSWERS.get(key) }
+}
 
 /// Whether `addr` is one of the addresses the server answers for.
 #[inline(always)]
 pub fn serves(addr: &ServedAddr) -> bool {
     unsafe { ADDRESSES.get(addr) }.is_some()
+}
+
+/// The view of a client at `addr` (16 bytes, IPv4 mapped as in `ViewKey`): the longest
+/// prefix in the view trie that covers it, or the default view.
+#[inline(always)]
+pub fn view_of(addr: [u8; 16]) -> u8 {
+    match VIEWS.get(&Key::new(128, addr)) {
+        Some(value) => value.view,
+        None => DEFAULT_VIEW,
+    }
 }
 
 /// Passes `value` through map memory so the verifier forgets which exact value it was (see

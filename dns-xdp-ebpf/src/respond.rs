@@ -3,13 +3,19 @@
 //! and checksums.
 
 use aya_ebpf::{
-    helpers::generated::{
-        bpf_xdp_adjust_head, bpf_xdp_adjust_tail, bpf_xdp_load_bytes, bpf_xdp_store_bytes,
+    helpers::{
+        bpf_get_prandom_u32,
+        generated::{
+            bpf_xdp_adjust_head, bpf_xdp_adjust_tail, bpf_xdp_load_bytes, bpf_xdp_store_bytes,
+        },
     },
     programs::XdpContext,
 };
 use dns_xdp_common::{
-    answer::{AnswerKey, AnswerValue, MAX_ANSWER_LEN, NAME_BUF_LEN, NAME_WORDS},
+    answer::{
+        AnswerKey, AnswerValue, DEFAULT_VIEW, FIRST_VARIANT, MAX_ANSWER_LEN, NAME_BUF_LEN,
+        NAME_WORDS,
+    },
     counters::Counter,
     scratch::{Scratch, MAX_HEADERS_LEN},
 };
@@ -21,10 +27,10 @@ use network_types::{
 
 use crate::{
     csum,
-    maps::{ANSWERS, PUBLISH},
+    maps::{self, view_of, PUBLISH},
     parse::{
         dns::{Query, CLASSIC_UDP_LIMIT, OPT_LEN},
-        ip::Ip,
+        ip::{self, Ip},
         ptr_at,
         udp::Udp,
     },
@@ -45,15 +51,18 @@ pub fn answer(ctx: &XdpContext, ip: &Ip, udp: &Udp, q: &Query) -> Result<Counter
         return Err(Counter::PassMiss);
     }
     key.generation = publish.generation;
-    let key: &AnswerKey = key;
-    let value: &AnswerValue = unsafe { ANSWERS.get(key) }.ok_or(Counter::PassMiss)?;
+    let value = lookup(ctx, ip, key)?;
     if !same_name(value, unsafe { &(*q.scratch).name }, q.name_len) {
         // Another name with the same hash: the fallback answers this one.
         return Err(Counter::PassMiss);
     }
 
     let answer_len = value.answer_len as usize;
-    if answer_len == 0 || answer_len > MAX_ANSWER_LEN {
+    if answer_len == 0 {
+        // A per-view name with no answer for this client's (default) view.
+        return Err(Counter::PassNoView);
+    }
+    if answer_len > MAX_ANSWER_LEN {
         return Err(Counter::PassInternal);
     }
     let opt_len = if q.edns { OPT_LEN } else { 0 };
@@ -145,6 +154,30 @@ pub fn answer(ctx: &XdpContext, ip: &Ip, udp: &Udp, q: &Query) -> Result<Counter
     } else {
         Counter::AnsweredV6
     })
+}
+
+/// The answer for `key` (view 0, variant 0 as parsed): that entry, or, as it directs, the entry
+/// of the client's view, then a random variant of it. A view or variant without an entry passes
+/// up rather than falling back to another answer: it is NODATA there, or an update is on its way.
+#[inline(always)]
+fn lookup(ctx: &XdpContext, ip: &Ip, key: &mut AnswerKey) -> Result<&'static AnswerValue, Counter> {
+    let mut value = maps::answer(key).ok_or(Counter::PassMiss)?;
+    if value.per_view != 0 {
+        let view = view_of(ip::source(ctx, ip)?);
+        if view != DEFAULT_VIEW {
+            key.view = view;
+            value = maps::answer(key).ok_or(Counter::PassNoView)?;
+        }
+    }
+    let variants = value.variants as u32;
+    if variants > 1 {
+        let variant = (unsafe { bpf_get_prandom_u32() } % variants) as u8;
+        if variant != FIRST_VARIANT {
+            key.variant = variant;
+            value = maps::answer(key).ok_or(Counter::PassNoVariant)?;
+        }
+    }
+    Ok(value)
 }
 
 /// The answer's owner equals the question name (both lowercased and zero padded per word).

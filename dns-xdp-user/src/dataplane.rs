@@ -1,15 +1,16 @@
 //! The kernel side as the agent sees it: loads the XDP program, attaches it, pins its maps under
-//! bpffs, publishes answer sets atomically and reads the counters back.
+//! bpffs, publishes answer sets atomically (or changes them in place, entry by entry, in an
+//! order that keeps every lookup whole), keeps the client-view trie, and reads the counters back.
 
 use std::{
-    collections::HashSet,
+    collections::{HashMap as StdHashMap, HashSet},
     fs, io,
     net::IpAddr,
     path::{Path, PathBuf},
 };
 
 use aya::{
-    maps::{Array, HashMap, MapData, MapError, PerCpuArray},
+    maps::{lpm_trie::Key, Array, HashMap, LpmTrie, MapData, MapError, PerCpuArray},
     programs::{ProgramError, Xdp, XdpMode},
     Ebpf, EbpfLoader,
 };
@@ -19,9 +20,10 @@ use dns_xdp_common::{
     counters::{Counter, COUNTER_COUNT},
     map_names, program_names,
     publish::PublishState,
+    views::{ViewKey, ViewValue, MAX_VIEW_PREFIXES},
 };
 
-use crate::answers::AnswerSet;
+use crate::answers::{AnswerSet, Change};
 
 /// How the XDP program is attached.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Deserialize, serde::Serialize)]
@@ -92,6 +94,22 @@ pub enum DataplaneError {
     TooManyAddresses(usize),
     #[error("{count} answers do not fit the answer map (capacity {capacity})")]
     Capacity { count: usize, capacity: u32 },
+    #[error(
+        "view prefix {addr}/{prefix_len} is longer than an {family} address; use at most /{max}",
+        family = if addr.is_ipv4() { "IPv4" } else { "IPv6" },
+        max = if addr.is_ipv4() { 32 } else { 128 }
+    )]
+    BadPrefix { addr: IpAddr, prefix_len: u8 },
+    #[error(
+        "{0} view prefixes, more than the {MAX_VIEW_PREFIXES} the fast path holds; merge \
+         adjacent prefixes of one region, or use fewer regions"
+    )]
+    TooManyPrefixes(usize),
+    #[error(
+        "nothing is published yet, so there is no live answer set to change in place; publish a \
+         whole answer set first"
+    )]
+    NothingPublished,
 }
 
 fn map_err(name: &'static str) -> impl FnOnce(MapError) -> DataplaneError {
@@ -105,9 +123,31 @@ pub enum Attached {
     Skb,
 }
 
+/// A client prefix and the view its clients get (0, the default view, makes a prefix inside a
+/// region's prefix an exception to it).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ViewPrefix {
+    pub addr: IpAddr,
+    pub prefix_len: u8,
+    pub view: u8,
+}
+
+/// What an in-place update did to a map.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Updated {
+    /// Entries inserted or replaced.
+    pub written: usize,
+    pub deleted: usize,
+}
+
 pub struct Dataplane {
     ebpf: Ebpf,
     answers: HashMap<MapData, AnswerKey, AnswerValue>,
+    views: LpmTrie<MapData, [u8; 16], ViewValue>,
+    /// What `views` holds: the agent is its only writer.
+    published_views: StdHashMap<ViewKey, u8>,
+    /// Entries of the live generation.
+    live: usize,
     addresses: HashMap<MapData, ServedAddr, u32>,
     publish: Array<MapData, PublishState>,
     counters: PerCpuArray<MapData, u64>,
@@ -154,6 +194,11 @@ impl Dataplane {
                 .ok_or(DataplaneError::Missing("address map"))?,
         )
         .map_err(map_err(map_names::ADDRESSES))?;
+        let views = LpmTrie::try_from(
+            ebpf.take_map(map_names::VIEWS)
+                .ok_or(DataplaneError::Missing("view map"))?,
+        )
+        .map_err(map_err(map_names::VIEWS))?;
         let publish = Array::try_from(
             ebpf.take_map(map_names::PUBLISH)
                 .ok_or(DataplaneError::Missing("publish map"))?,
@@ -167,6 +212,9 @@ impl Dataplane {
         let mut dataplane = Self {
             ebpf,
             answers,
+            views,
+            published_views: StdHashMap::new(),
+            live: 0,
             addresses,
             publish,
             counters,
@@ -305,9 +353,131 @@ impl Dataplane {
             return Err(e);
         }
         self.generation = next;
+        self.live = set.len();
         let live = self.generation;
         self.remove_where(|k| k.generation != live)?;
         Ok(next)
+    }
+
+    /// Changes the live generation in place from `old` to `new`: writes the entries that are new
+    /// or differ, deletes those `new` lacks, in the order of [`AnswerSet::changes_to`], and
+    /// leaves equal ones alone. Each map write is atomic on its own, so a query sees an old or a
+    /// new entry, or passes up where a view or variant is being removed; it never sees a torn
+    /// one. For health changes; a reload publishes a whole new generation with
+    /// [`Dataplane::publish`].
+    ///
+    /// `old` must be what the live generation holds for its keys: the last set published or
+    /// updated to, or any part of it (such as the steered answers alone, with `new` their
+    /// successor), since keys in neither set are not touched. On error the map is part way
+    /// between the two (each entry whole, the order kept); publish a whole set to recover.
+    pub fn update_answers(
+        &mut self,
+        old: &AnswerSet,
+        new: &AnswerSet,
+    ) -> Result<Updated, DataplaneError> {
+        if self.generation == 0 {
+            return Err(DataplaneError::NothingPublished);
+        }
+        let changes = old.changes_to(new);
+        let inserted = changes
+            .iter()
+            .filter(|c| matches!(c, Change::Write(a) if old.get(&a.key(0)).is_none()))
+            .count();
+        let room = self.capacity as usize / 2;
+        if self.live + inserted > room {
+            return Err(DataplaneError::Capacity {
+                count: self.live + inserted,
+                capacity: room as u32,
+            });
+        }
+        let mut updated = Updated::default();
+        for change in &changes {
+            match change {
+                Change::Write(answer) => {
+                    self.answers
+                        .insert(answer.key(self.generation), answer.value(), 0)
+                        .map_err(map_err(map_names::ANSWERS))?;
+                    updated.written += 1;
+                }
+                Change::Delete(key) => {
+                    let key = AnswerKey {
+                        generation: self.generation,
+                        ..*key
+                    };
+                    match self.answers.remove(&key) {
+                        Ok(()) => updated.deleted += 1,
+                        Err(MapError::KeyNotFound) => {}
+                        Err(e) => return Err(map_err(map_names::ANSWERS)(e)),
+                    }
+                }
+            }
+        }
+        self.live = (self.live + inserted).saturating_sub(updated.deleted);
+        Ok(updated)
+    }
+
+    /// Makes the view trie hold exactly `prefixes`: inserts or updates what is new or changed
+    /// first, then deletes what is gone, so a client covered before and after is never left
+    /// without its view. Of two entries for one prefix the later wins.
+    ///
+    /// A client whose view has no answer for a steered name is passed up, so the answers of a
+    /// new view should be published before the prefixes that lead to it.
+    pub fn publish_views(&mut self, prefixes: &[ViewPrefix]) -> Result<Updated, DataplaneError> {
+        let mut wanted = StdHashMap::with_capacity(prefixes.len());
+        for p in prefixes {
+            let key = ViewKey::new(p.addr, p.prefix_len).ok_or(DataplaneError::BadPrefix {
+                addr: p.addr,
+                prefix_len: p.prefix_len,
+            })?;
+            wanted.insert(key, p.view);
+        }
+        if wanted.len() > MAX_VIEW_PREFIXES {
+            return Err(DataplaneError::TooManyPrefixes(wanted.len()));
+        }
+        let mut updated = Updated::default();
+        for (key, &view) in &wanted {
+            if self.published_views.get(key) == Some(&view) {
+                continue;
+            }
+            self.views
+                .insert(&trie_key(key), ViewValue::new(view), 0)
+                .map_err(map_err(map_names::VIEWS))?;
+            self.published_views.insert(*key, view);
+            updated.written += 1;
+        }
+        let stale: Vec<ViewKey> = self
+            .published_views
+            .keys()
+            .filter(|key| !wanted.contains_key(key))
+            .copied()
+            .collect();
+        for key in &stale {
+            match self.views.remove(&trie_key(key)) {
+                Ok(()) | Err(MapError::KeyNotFound) => {}
+                Err(e) => return Err(map_err(map_names::VIEWS)(e)),
+            }
+            self.published_views.remove(key);
+            updated.deleted += 1;
+        }
+        Ok(updated)
+    }
+
+    /// The view trie as the kernel holds it (for tests and inspection).
+    pub fn view_prefixes(&self) -> Result<StdHashMap<ViewKey, u8>, DataplaneError> {
+        self.views
+            .iter()
+            .map(|entry| {
+                entry
+                    .map(|(key, value)| {
+                        let key = ViewKey {
+                            prefix_len: key.prefix_len(),
+                            addr: key.data(),
+                        };
+                        (key, value.view)
+                    })
+                    .map_err(map_err(map_names::VIEWS))
+            })
+            .collect()
     }
 
     /// Sets the EDNS payload size the program advertises from the next [`Dataplane::publish`]
@@ -358,6 +528,10 @@ impl Dataplane {
     pub fn answer_keys(&self) -> HashSet<AnswerKey> {
         self.answers.keys().filter_map(Result::ok).collect()
     }
+}
+
+fn trie_key(key: &ViewKey) -> Key<[u8; 16]> {
+    Key::new(key.prefix_len, key.addr)
 }
 
 /// Fails with a clear error when `interface` does not exist in this network namespace.
@@ -438,8 +612,9 @@ fn pin_maps(ebpf: &Ebpf, dir: &Path) -> Result<PathBuf, DataplaneError> {
 }
 
 /// The maps worth inspecting from outside; the scratch map is the program's own.
-const PINNED_MAPS: [&str; 4] = [
+const PINNED_MAPS: [&str; 5] = [
     map_names::ANSWERS,
+    map_names::VIEWS,
     map_names::ADDRESSES,
     map_names::PUBLISH,
     map_names::COUNTERS,

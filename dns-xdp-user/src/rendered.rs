@@ -47,6 +47,8 @@ impl Rendered {
     pub fn from_answers(set: &AnswerSet) -> Self {
         let sections = set
             .iter()
+            // Steered answers depend on who asks, which this table does not know.
+            .filter(|a| a.is_fixed())
             .map(|a| {
                 let section = Section {
                     count: a.answer_count,

@@ -5,8 +5,8 @@
 use aya_ebpf::{helpers::generated::bpf_xdp_load_bytes, programs::XdpContext};
 use dns_xdp_common::{
     answer::{
-        name_hash_finish, name_hash_word, DEFAULT_VIEW, MAX_NAME_LEN, NAME_BUF_LEN, NAME_HASH_SEED,
-        NAME_WORDS, QTYPE_A, QTYPE_AAAA,
+        name_hash_finish, name_hash_word, DEFAULT_VIEW, FIRST_VARIANT, MAX_NAME_LEN, NAME_BUF_LEN,
+        NAME_HASH_SEED, NAME_WORDS, QTYPE_A, QTYPE_AAAA,
     },
     counters::Counter,
     scratch::{Scratch, MAX_QUERY_LEN},
@@ -110,6 +110,7 @@ pub fn parse(
         return Err(Counter::PassQtype);
     }
     key.view = DEFAULT_VIEW;
+    key.variant = FIRST_VARIANT;
     key.qtype = qtype;
 
     let (edns, size_limit) = if arcount == 1 {

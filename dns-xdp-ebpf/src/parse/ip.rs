@@ -33,6 +33,19 @@ pub fn parse(ctx: &XdpContext, l3: L3) -> Result<Ip, Counter> {
     }
 }
 
+/// The client's (source) address in the 16-byte form of the view trie's keys. Read again from
+/// the frame only when an answer depends on it, so other queries do not carry it along.
+#[inline(always)]
+pub fn source(ctx: &XdpContext, ip: &Ip) -> Result<[u8; 16], Counter> {
+    if ip.is_v4 {
+        let hdr: *const Ipv4Hdr = ptr_at(ctx, ip.offset, Counter::PassInternal)?;
+        Ok(ServedAddr::v4(unsafe { (*hdr).src_addr }).addr)
+    } else {
+        let hdr: *const Ipv6Hdr = ptr_at(ctx, ip.offset, Counter::PassInternal)?;
+        Ok(unsafe { (*hdr).src_addr })
+    }
+}
+
 #[inline(always)]
 fn parse_v4(ctx: &XdpContext, offset: usize) -> Result<Ip, Counter> {
     let ip: *const Ipv4Hdr = ptr_at(ctx, offset, Counter::PassIpUnsupported)?;
