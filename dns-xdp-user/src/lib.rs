@@ -8,6 +8,7 @@ pub mod config;
 pub mod dataplane;
 pub mod ebpf;
 pub mod local_addrs;
+pub mod maps_dump;
 pub mod packet_cache;
 pub mod rendered;
 pub mod response;

@@ -3,7 +3,7 @@ use std::{path::PathBuf, process::ExitCode};
 use anyhow::Result;
 use clap::{Parser, Subcommand};
 use dns_xdp_common::PIN_DIR;
-use dns_xdp_user::{agent, dataplane::XdpAttachMode, stats};
+use dns_xdp_user::{agent, dataplane::XdpAttachMode, maps_dump, stats};
 
 /// Authoritative DNS with an XDP fast path.
 #[derive(Parser)]
@@ -41,6 +41,26 @@ enum Command {
     /// Print the fast-path counters of the running agent, summed over CPUs.
     Stats {
         /// One JSON object instead of a table.
+        #[arg(long)]
+        json: bool,
+        #[arg(long, default_value = PIN_DIR)]
+        pin_dir: PathBuf,
+    },
+    /// Inspect the running agent's pinned BPF maps.
+    Maps {
+        #[command(subcommand)]
+        command: MapsCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum MapsCommand {
+    /// Print the pinned maps decoded as DNS: answers (name, type, view, generation, TTL,
+    /// records), the live generation, the addresses answered for, the counters.
+    Dump {
+        /// One map (`dns_answers` or `answers`, ...); all of them if left out.
+        name: Option<String>,
+        /// One JSON object keyed by map name instead of text.
         #[arg(long)]
         json: bool,
         #[arg(long, default_value = PIN_DIR)]
@@ -106,5 +126,21 @@ fn run(command: Command) -> Result<()> {
             Ok(())
         }
         Command::Stats { json, pin_dir } => stats::print(&pin_dir, json),
+        Command::Maps {
+            command:
+                MapsCommand::Dump {
+                    name,
+                    json,
+                    pin_dir,
+                },
+        } => {
+            let dumps = maps_dump::dump(&pin_dir, name.as_deref())?;
+            if json {
+                print!("{}", maps_dump::render_json(&dumps));
+            } else {
+                print!("{}", maps_dump::render_text(&dumps));
+            }
+            Ok(())
+        }
     }
 }
