@@ -558,7 +558,7 @@ impl Drop for PidFile {
 }
 
 /// The pid in `pid_file` if a dns-xdp process runs with it; `None` if the file is stale.
-fn read_agent_pid(pid_file: &Path) -> Result<Option<u32>> {
+pub(crate) fn read_agent_pid(pid_file: &Path) -> Result<Option<u32>> {
     let text = fs::read_to_string(pid_file).map_err(|e| match e.kind() {
         io::ErrorKind::NotFound => anyhow!(
             "no pid file at {}: is `dns-xdp run --pid-file {}` running?",

@@ -3,7 +3,7 @@
 
 use std::{
     collections::HashSet,
-    fs, io,
+    io,
     net::IpAddr,
     path::{Path, PathBuf},
 };
@@ -21,7 +21,10 @@ use dns_xdp_common::{
     publish::PublishState,
 };
 
-use crate::answers::AnswerSet;
+use crate::{
+    answers::AnswerSet,
+    pin_dir::{PinDir, PinDirError},
+};
 
 /// How the XDP program is attached.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Deserialize, serde::Serialize)]
@@ -78,13 +81,21 @@ pub enum DataplaneError {
     },
     #[error(
         "pinning maps under {dir} failed: {source}. Is bpffs mounted at /sys/fs/bpf \
-         (`mount -t bpf bpf /sys/fs/bpf`), and is another dns-xdp already running?"
+         (`mount -t bpf bpf /sys/fs/bpf`)?"
     )]
     Pin {
         dir: PathBuf,
         #[source]
         source: io::Error,
     },
+    #[error(transparent)]
+    PinDir(#[from] PinDirError),
+    #[error(
+        "{dir} holds pins left by an agent that is no longer running ({}); `dns-xdp stop \
+         --pin-dir {dir}` removes them",
+        pins.join(", ")
+    )]
+    Leftovers { dir: PathBuf, pins: Vec<String> },
     #[error(
         "{0} addresses to answer for, more than the {MAX_SERVED_ADDRS} the fast path holds; \
          list specific [server] listen addresses"
@@ -114,56 +125,45 @@ pub struct Dataplane {
     capacity: u32,
     generation: u32,
     edns_payload: u16,
-    pinned: Option<PathBuf>,
+    /// Locked for as long as this dataplane lives; holds its pins.
+    pin_dir: Option<PinDir>,
 }
 
 impl Dataplane {
     /// Loads the program and creates its maps, sized for `answer_capacity` answers, and pins the
     /// maps as `<pin_dir>/<map name>` so bpftool and `dns-xdp stats` can read them (the pins go
-    /// with [`Dataplane::unpin`] or on drop). Nothing is attached yet.
+    /// with [`Dataplane::unpin`] or on drop). `pin_dir` stays locked while the dataplane lives,
+    /// so no second agent runs on it. Nothing is attached yet.
     pub fn load(
         answer_capacity: u32,
         edns_payload: u16,
         pin_dir: Option<&Path>,
     ) -> Result<Self, DataplaneError> {
+        // Before the program is verified, which takes a while: a busy directory fails at once.
+        let pin_dir = pin_dir.map(PinDir::lock).transpose()?;
+        if let Some(dir) = &pin_dir {
+            let pins = dir.pins();
+            if !pins.is_empty() {
+                return Err(DataplaneError::Leftovers {
+                    dir: dir.path().to_path_buf(),
+                    pins,
+                });
+            }
+        }
         // A publish holds the old and the new generation at once.
         let capacity = answer_capacity.saturating_mul(2).max(1024);
-        let mut ebpf = EbpfLoader::new()
-            .map_max_entries(map_names::ANSWERS, capacity)
-            .load(crate::ebpf::OBJECT)
-            .map_err(|e| DataplaneError::Load(Box::new(e)))?;
-        let program: &mut Xdp = ebpf
-            .program_mut(program_names::RESPONDER)
-            .ok_or(DataplaneError::Missing("XDP program"))?
-            .try_into()
-            .map_err(|e| DataplaneError::Program(Box::new(e)))?;
-        program
-            .load()
-            .map_err(|e| DataplaneError::Program(Box::new(e)))?;
-        let pinned = match pin_dir {
-            Some(dir) => Some(pin_maps(&ebpf, dir)?),
-            None => None,
+        let maps = load_program(capacity, pin_dir.as_ref().map(PinDir::path));
+        let (ebpf, answers, addresses, publish, counters) = match maps {
+            Ok(maps) => maps,
+            Err(e) => {
+                // Nothing of this agent may stay behind: no pins, no directory it made.
+                if let Some(dir) = pin_dir {
+                    dir.remove_all();
+                }
+                return Err(e);
+            }
         };
-        let answers = HashMap::try_from(
-            ebpf.take_map(map_names::ANSWERS)
-                .ok_or(DataplaneError::Missing("answer map"))?,
-        )
-        .map_err(map_err(map_names::ANSWERS))?;
-        let addresses = HashMap::try_from(
-            ebpf.take_map(map_names::ADDRESSES)
-                .ok_or(DataplaneError::Missing("address map"))?,
-        )
-        .map_err(map_err(map_names::ADDRESSES))?;
-        let publish = Array::try_from(
-            ebpf.take_map(map_names::PUBLISH)
-                .ok_or(DataplaneError::Missing("publish map"))?,
-        )
-        .map_err(map_err(map_names::PUBLISH))?;
-        let counters = PerCpuArray::try_from(
-            ebpf.take_map(map_names::COUNTERS)
-                .ok_or(DataplaneError::Missing("counter map"))?,
-        )
-        .map_err(map_err(map_names::COUNTERS))?;
+        // From here on, dropping the dataplane removes the pins.
         let mut dataplane = Self {
             ebpf,
             answers,
@@ -173,7 +173,7 @@ impl Dataplane {
             capacity,
             generation: 0,
             edns_payload,
-            pinned,
+            pin_dir,
         };
         dataplane.write_publish_state(0)?;
         Ok(dataplane)
@@ -230,13 +230,10 @@ impl Dataplane {
         }
     }
 
-    /// Removes the pins this dataplane made (never someone else's).
+    /// Removes the pins this dataplane made and releases the pin directory.
     pub fn unpin(&mut self) {
-        if let Some(dir) = self.pinned.take() {
-            for name in PINNED_MAPS {
-                let _ = fs::remove_file(dir.join(name));
-            }
-            let _ = fs::remove_dir(&dir);
+        if let Some(dir) = self.pin_dir.take() {
+            dir.remove_all();
         }
     }
 
@@ -402,39 +399,66 @@ impl PassProgram {
     }
 }
 
-/// Pins the maps under `dir`, refusing to replace pins another agent may be using; on failure
-/// removes whatever it pinned.
-fn pin_maps(ebpf: &Ebpf, dir: &Path) -> Result<PathBuf, DataplaneError> {
-    let pin_err = |source| DataplaneError::Pin {
-        dir: dir.to_path_buf(),
-        source,
-    };
-    fs::create_dir_all(dir).map_err(pin_err)?;
-    let mut done = Vec::new();
-    let result = PINNED_MAPS.iter().try_for_each(|name| {
-        let path = dir.join(name);
-        if path.exists() {
-            return Err(io::Error::new(
-                io::ErrorKind::AlreadyExists,
-                format!("{} already exists", path.display()),
-            ));
-        }
+type Maps = (
+    Ebpf,
+    HashMap<MapData, AnswerKey, AnswerValue>,
+    HashMap<MapData, ServedAddr, u32>,
+    Array<MapData, PublishState>,
+    PerCpuArray<MapData, u64>,
+);
+
+/// Loads the program with an answer map of `capacity` entries and pins the maps in `pin_dir`.
+fn load_program(capacity: u32, pin_dir: Option<&Path>) -> Result<Maps, DataplaneError> {
+    let mut ebpf = EbpfLoader::new()
+        .map_max_entries(map_names::ANSWERS, capacity)
+        .load(crate::ebpf::OBJECT)
+        .map_err(|e| DataplaneError::Load(Box::new(e)))?;
+    let program: &mut Xdp = ebpf
+        .program_mut(program_names::RESPONDER)
+        .ok_or(DataplaneError::Missing("XDP program"))?
+        .try_into()
+        .map_err(|e| DataplaneError::Program(Box::new(e)))?;
+    program
+        .load()
+        .map_err(|e| DataplaneError::Program(Box::new(e)))?;
+    if let Some(dir) = pin_dir {
+        pin_maps(&ebpf, dir)?;
+    }
+    let answers = HashMap::try_from(
+        ebpf.take_map(map_names::ANSWERS)
+            .ok_or(DataplaneError::Missing("answer map"))?,
+    )
+    .map_err(map_err(map_names::ANSWERS))?;
+    let addresses = HashMap::try_from(
+        ebpf.take_map(map_names::ADDRESSES)
+            .ok_or(DataplaneError::Missing("address map"))?,
+    )
+    .map_err(map_err(map_names::ADDRESSES))?;
+    let publish = Array::try_from(
+        ebpf.take_map(map_names::PUBLISH)
+            .ok_or(DataplaneError::Missing("publish map"))?,
+    )
+    .map_err(map_err(map_names::PUBLISH))?;
+    let counters = PerCpuArray::try_from(
+        ebpf.take_map(map_names::COUNTERS)
+            .ok_or(DataplaneError::Missing("counter map"))?,
+    )
+    .map_err(map_err(map_names::COUNTERS))?;
+    Ok((ebpf, answers, addresses, publish, counters))
+}
+
+/// Pins the maps under `dir` (locked and empty, see [`Dataplane::load`]); the caller removes
+/// them on failure.
+fn pin_maps(ebpf: &Ebpf, dir: &Path) -> Result<(), DataplaneError> {
+    PINNED_MAPS.iter().try_for_each(|name| {
         let map = ebpf
             .map(name)
-            .ok_or_else(|| io::Error::other(format!("no map {name} in the eBPF object")))?;
-        map.pin(&path)
-            .map_err(|e| io::Error::other(e.to_string()))?;
-        done.push(path);
-        Ok(())
-    });
-    if let Err(e) = result {
-        for path in done {
-            let _ = fs::remove_file(path);
-        }
-        let _ = fs::remove_dir(dir);
-        return Err(pin_err(e));
-    }
-    Ok(dir.to_path_buf())
+            .ok_or(DataplaneError::Missing("pinned map"))?;
+        map.pin(dir.join(name)).map_err(|e| DataplaneError::Pin {
+            dir: dir.to_path_buf(),
+            source: io::Error::other(e.to_string()),
+        })
+    })
 }
 
 /// The maps worth inspecting from outside; the scratch map is the program's own.

@@ -1,9 +1,9 @@
-use std::{path::PathBuf, process::ExitCode};
+use std::{path::PathBuf, process::ExitCode, time::Duration};
 
 use anyhow::Result;
 use clap::{Parser, Subcommand};
 use dns_xdp_common::PIN_DIR;
-use dns_xdp_user::{agent, dataplane::XdpAttachMode, maps_dump, stats};
+use dns_xdp_user::{agent, dataplane::XdpAttachMode, maps_dump, stats, stop};
 
 /// Authoritative DNS with an XDP fast path.
 #[derive(Parser)]
@@ -37,6 +37,20 @@ enum Command {
         /// The agent's `--pid-file`.
         #[arg(long)]
         pid_file: PathBuf,
+    },
+    /// Stop the running agent (SIGTERM: it detaches the fast path and removes its pins) and
+    /// wait until it has exited. With no agent running, remove what a dead one left pinned,
+    /// detaching its program from the interface.
+    Stop {
+        #[arg(long, default_value = PIN_DIR)]
+        pin_dir: PathBuf,
+        /// The agent's `--pid-file`; without it the agent is found as the holder of the pin
+        /// directory.
+        #[arg(long)]
+        pid_file: Option<PathBuf>,
+        /// How long to wait for the agent to exit (`500ms`, `30s`, `2m`).
+        #[arg(long, default_value = "30s", value_parser = parse_duration)]
+        timeout: Duration,
     },
     /// Print the fast-path counters of the running agent, summed over CPUs.
     Stats {
@@ -125,6 +139,15 @@ fn run(command: Command) -> Result<()> {
             );
             Ok(())
         }
+        Command::Stop {
+            pin_dir,
+            pid_file,
+            timeout,
+        } => {
+            let stopped = stop::stop(&pin_dir, pid_file.as_deref(), timeout)?;
+            println!("{}", stop::describe(&stopped, &pin_dir));
+            Ok(())
+        }
         Command::Stats { json, pin_dir } => stats::print(&pin_dir, json),
         Command::Maps {
             command:
@@ -142,5 +165,41 @@ fn run(command: Command) -> Result<()> {
             }
             Ok(())
         }
+    }
+}
+
+/// `500ms`, `30s`, `2m`, or a bare number of seconds.
+fn parse_duration(text: &str) -> Result<Duration, String> {
+    let (number, unit) = text
+        .find(|c: char| !c.is_ascii_digit() && c != '.')
+        .map_or((text, "s"), |at| text.split_at(at));
+    let value: f64 = number
+        .parse()
+        .map_err(|_| format!("{text:?} is not a duration such as 500ms, 30s or 2m"))?;
+    let seconds = match unit {
+        "ms" => value / 1000.0,
+        "s" => value,
+        "m" => value * 60.0,
+        _ => return Err(format!("unit {unit:?} in {text:?}: use ms, s or m")),
+    };
+    Duration::try_from_secs_f64(seconds)
+        .ok()
+        .filter(|d| !d.is_zero())
+        .ok_or_else(|| format!("{text:?} is not a positive duration"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("500ms"), Ok(Duration::from_millis(500)));
+        assert_eq!(parse_duration("30s"), Ok(Duration::from_secs(30)));
+        assert_eq!(parse_duration("2m"), Ok(Duration::from_secs(120)));
+        assert_eq!(parse_duration("1.5"), Ok(Duration::from_millis(1500)));
+        assert!(parse_duration("0s").is_err());
+        assert!(parse_duration("3h").unwrap_err().contains("use ms, s or m"));
+        assert!(parse_duration("soon").is_err());
     }
 }

@@ -4,7 +4,7 @@
 use std::{
     io::{BufRead, BufReader, Read},
     path::{Path, PathBuf},
-    process::{Child, Command, ExitStatus, Stdio},
+    process::{Child, Command, ExitStatus, Output, Stdio},
     sync::{
         atomic::{AtomicU32, Ordering},
         mpsc, Arc, Mutex,
@@ -272,6 +272,39 @@ impl Agent {
         let mut child = self.child.take().context("agent already stopped")?;
         terminate(&mut child, "agent")
     }
+
+    /// Kills the agent with SIGKILL, as a crash would: it cleans nothing up.
+    pub fn kill(&mut self) -> Result<ExitStatus> {
+        let mut child = self.child.take().context("agent already stopped")?;
+        child.kill()?;
+        Ok(child.wait()?)
+    }
+
+    /// Waits up to `timeout` for the agent to exit by itself (e.g. after `dns-xdp stop`).
+    pub fn wait_exit(&mut self, timeout: Duration) -> Result<ExitStatus> {
+        let deadline = Instant::now() + timeout;
+        let child = self.child.as_mut().context("agent already stopped")?;
+        loop {
+            if let Some(status) = child.try_wait()? {
+                self.child = None;
+                return Ok(status);
+            }
+            if Instant::now() > deadline {
+                bail!("agent still running after {timeout:?}: {}", self.stderr());
+            }
+            thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// Runs `dns-xdp <command> --pin-dir <this agent's> args` to its end.
+    pub fn command(&self, command: &str, args: &[&str]) -> Result<Output> {
+        Ok(Command::new(agent_binary())
+            .arg(command)
+            .arg("--pin-dir")
+            .arg(&self.pin_dir)
+            .args(args)
+            .output()?)
+    }
 }
 
 /// What the agent made of a [`Agent::reload`].
@@ -288,6 +321,10 @@ impl Drop for Agent {
     fn drop(&mut self) {
         if self.child.is_some() {
             let _ = self.stop();
+        }
+        // A killed agent leaves its pins (and a pinned program) behind.
+        if self.pin_dir.exists() {
+            let _ = self.command("stop", &[]);
         }
         let _ = std::fs::remove_dir_all(&self.dir);
     }
