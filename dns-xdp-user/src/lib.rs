@@ -16,4 +16,5 @@ pub mod response;
 pub mod server;
 pub mod stats;
 pub mod stop;
+pub mod takeover;
 pub mod zone;

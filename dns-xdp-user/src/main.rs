@@ -16,7 +16,7 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Load the zones, attach the fast path and serve until SIGINT/SIGTERM; SIGHUP reloads the
-    /// config and the zones.
+    /// config and the zones; SIGUSR2 exits leaving the fast path attached for the next agent.
     Run {
         /// TOML config file.
         #[arg(long, short)]
@@ -51,6 +51,10 @@ enum Command {
         /// How long to wait for the agent to exit (`500ms`, `30s`, `2m`).
         #[arg(long, default_value = "30s", value_parser = parse_duration)]
         timeout: Duration,
+        /// Leave the fast path attached and answering, with its pins, for the next agent to
+        /// take over (sends SIGUSR2): for upgrades without a gap.
+        #[arg(long)]
+        handover: bool,
     },
     /// Print the fast-path counters of the running agent, summed over CPUs.
     Stats {
@@ -143,8 +147,9 @@ fn run(command: Command) -> Result<()> {
             pin_dir,
             pid_file,
             timeout,
+            handover,
         } => {
-            let stopped = stop::stop(&pin_dir, pid_file.as_deref(), timeout)?;
+            let stopped = stop::stop(&pin_dir, pid_file.as_deref(), timeout, handover)?;
             println!("{}", stop::describe(&stopped, &pin_dir));
             Ok(())
         }

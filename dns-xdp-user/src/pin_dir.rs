@@ -126,6 +126,25 @@ impl PinDir {
         names
     }
 
+    /// Detaches the program of the pinned link from its interface and removes the pin.
+    /// Returns the interface's index.
+    pub fn remove_link(&self) -> io::Result<u32> {
+        let link = self.path.join(LINK_PIN);
+        let ifindex = detach_pinned_link(&link)?;
+        fs::remove_file(&link)?;
+        Ok(ifindex)
+    }
+
+    /// Removes the map pins (everything of ours but the link) not named in `keep`.
+    pub fn remove_maps_except(&self, keep: &[&str]) -> io::Result<()> {
+        for name in self.pins() {
+            if name != LINK_PIN && !keep.contains(&name.as_str()) {
+                fs::remove_file(self.path.join(name))?;
+            }
+        }
+        Ok(())
+    }
+
     /// Removes every pin of ours, detaching the program first if a link is pinned, and the
     /// directory if that leaves it empty. Returns what was removed and the interface the
     /// program was detached from, if any.
@@ -208,7 +227,10 @@ pub fn interface_name(ifindex: u32) -> String {
 fn detach_pinned_link(path: &Path) -> io::Result<u32> {
     let link = bpf::obj_get(path)?;
     let ifindex = bpf::xdp_link_ifindex(&link)?;
-    bpf::link_detach(&link)?;
+    // 0: its interface is gone, and the program with it.
+    if ifindex != 0 {
+        bpf::link_detach(&link)?;
+    }
     Ok(ifindex)
 }
 

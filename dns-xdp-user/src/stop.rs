@@ -1,6 +1,9 @@
 //! `dns-xdp stop`: asks the running agent to stop (SIGTERM: it detaches the program and removes
 //! its pins) and waits until it has exited. With no agent running, it removes what a dead one
 //! left: the pinned link (detaching the program from its interface) and the pinned maps.
+//!
+//! `dns-xdp stop --handover` asks it to exit leaving the program attached and its pins in place
+//! (SIGUSR2), for the next agent to take over: an upgrade without a gap in the fast path.
 
 use std::{
     fs, io,
@@ -27,27 +30,43 @@ pub enum Stopped {
     },
     /// No agent ran; these pins of a dead one were removed.
     Leftovers(Removed),
+    /// The agent with this pid (if one ran) exited, leaving its pins for the next one.
+    HandedOver { pid: Option<u32> },
     /// No agent ran and nothing was pinned.
     Nothing,
 }
 
 /// Stops the agent serving from `pin_dir` (found by `pid_file` if given, else as the holder of
 /// the pin directory's lock), waiting up to `timeout` for it to exit, then removes whatever is
-/// left pinned in `pin_dir` if no agent holds it any more.
-pub fn stop(pin_dir: &Path, pid_file: Option<&Path>, timeout: Duration) -> Result<Stopped> {
+/// left pinned in `pin_dir` if no agent holds it any more. With `handover` the agent leaves
+/// its pins and program in place, and so does `stop`.
+pub fn stop(
+    pin_dir: &Path,
+    pid_file: Option<&Path>,
+    timeout: Duration,
+    handover: bool,
+) -> Result<Stopped> {
     let pid = match pid_file {
         // An agent that stopped cleanly removed its pid file.
         Some(file) if file.exists() => read_agent_pid(file)?,
         _ => None,
     };
     let pid = pid.or_else(|| pin_dir::holder(pin_dir));
+    let signal = if handover {
+        libc::SIGUSR2
+    } else {
+        libc::SIGTERM
+    };
     let stopped = match pid {
         Some(pid) => {
-            terminate(pid, timeout)?;
+            terminate(pid, signal, timeout)?;
             Some(pid)
         }
         None => None,
     };
+    if handover {
+        return Ok(Stopped::HandedOver { pid: stopped });
+    }
     let leftovers = match PinDir::try_lock(pin_dir) {
         Ok(Some(dir)) if dir.pins().is_empty() => {
             // An empty directory a dead agent made; not worth a word.
@@ -87,8 +106,8 @@ pub fn stop(pin_dir: &Path, pid_file: Option<&Path>, timeout: Duration) -> Resul
     })
 }
 
-/// Sends SIGTERM to the dns-xdp process `pid` and waits up to `timeout` for it to exit.
-fn terminate(pid: u32, timeout: Duration) -> Result<()> {
+/// Sends `signal` to the dns-xdp process `pid` and waits up to `timeout` for it to exit.
+fn terminate(pid: u32, signal: libc::c_int, timeout: Duration) -> Result<()> {
     // A pidfd names this process and no other, even if it exits and its pid is reused while
     // we look at it.
     let pidfd = match pidfd_open(pid) {
@@ -110,7 +129,7 @@ fn terminate(pid: u32, timeout: Duration) -> Result<()> {
         libc::syscall(
             libc::SYS_pidfd_send_signal,
             pidfd.as_raw_fd(),
-            libc::SIGTERM,
+            signal,
             std::ptr::null::<libc::siginfo_t>(),
             0,
         )
@@ -135,9 +154,9 @@ fn terminate(pid: u32, timeout: Duration) -> Result<()> {
         let left = deadline.saturating_duration_since(Instant::now());
         if left.is_zero() {
             bail!(
-                "the agent (pid {pid}) has not exited {timeout:?} after SIGTERM; it may still be \
-                 shutting down. `kill -KILL {pid}`, then `dns-xdp stop` again removes what it \
-                 leaves"
+                "the agent (pid {pid}) has not exited {timeout:?} after being asked to; it may \
+                 still be shutting down. `kill -KILL {pid}`, then `dns-xdp stop` again removes \
+                 what it leaves"
             );
         }
         let mut poll = libc::pollfd {
@@ -194,6 +213,15 @@ pub fn describe(stopped: &Stopped, pin_dir: &Path) -> String {
             leftovers: Some(r),
         } => format!("dns-xdp: stopped the agent (pid {pid}); {}", removed(r)),
         Stopped::Leftovers(r) => format!("dns-xdp: no agent was running; {}", removed(r)),
+        Stopped::HandedOver { pid: Some(pid) } => format!(
+            "dns-xdp: the agent (pid {pid}) exited leaving the fast path attached; start the \
+             next one on {} to take it over",
+            pin_dir.display()
+        ),
+        Stopped::HandedOver { pid: None } => format!(
+            "dns-xdp: no agent is running; left whatever is pinned in {} as it is",
+            pin_dir.display()
+        ),
         Stopped::Nothing => format!(
             "dns-xdp: no agent is running and nothing is pinned in {}",
             pin_dir.display()
@@ -208,7 +236,7 @@ mod tests {
     #[test]
     fn nothing_to_stop_is_not_an_error() {
         let dir = std::env::temp_dir().join(format!("dns-xdp-stop-{}", std::process::id()));
-        let stopped = stop(&dir, None, Duration::from_secs(1)).unwrap();
+        let stopped = stop(&dir, None, Duration::from_secs(1), false).unwrap();
         assert!(matches!(stopped, Stopped::Nothing));
         assert!(describe(&stopped, &dir).contains("no agent is running"));
 
@@ -216,7 +244,7 @@ mod tests {
         fs::create_dir_all(&dir).unwrap();
         let pid_file = dir.with_extension("pid");
         fs::write(&pid_file, format!("{}\n", std::process::id())).unwrap();
-        let stopped = stop(&dir, Some(&pid_file), Duration::from_secs(1)).unwrap();
+        let stopped = stop(&dir, Some(&pid_file), Duration::from_secs(1), false).unwrap();
         assert!(matches!(stopped, Stopped::Nothing), "{stopped:?}");
         assert!(!dir.exists(), "its empty pin directory went too");
         fs::remove_file(&pid_file).unwrap();
@@ -224,7 +252,7 @@ mod tests {
 
     #[test]
     fn never_signals_a_process_that_is_not_dns_xdp() {
-        let e = terminate(std::process::id(), Duration::from_secs(1)).unwrap_err();
+        let e = terminate(std::process::id(), libc::SIGTERM, Duration::from_secs(1)).unwrap_err();
         assert!(e.to_string().contains("not a dns-xdp agent"), "{e}");
     }
 }

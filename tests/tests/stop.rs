@@ -3,11 +3,15 @@
 //!
 //! Needs root (BPF, network namespaces).
 
-use std::{path::PathBuf, process::Output, time::Duration};
+use std::{
+    path::PathBuf,
+    process::{Command, Output},
+    time::Duration,
+};
 
 use dns_xdp_tests::{
-    agent::Agent,
-    netns::{require_root, Topology},
+    agent::{agent_binary, Agent},
+    netns::{in_netns, require_root, Topology},
 };
 
 fn fixture_zone() -> PathBuf {
@@ -51,18 +55,33 @@ fn stop_stops_the_agent_and_cleans_up_after_a_killed_one() {
     assert!(!agent.pin_dir.exists());
     // Again: nothing left to stop is not an error.
     let out = stdout(&agent.command("stop", &["--pid-file", &pid_file]).unwrap());
-    assert!(out.contains("no agent is running and nothing is pinned"), "{out}");
+    assert!(
+        out.contains("no agent is running and nothing is pinned"),
+        "{out}"
+    );
 
-    // Killed: it cleans nothing up. `stop` removes its pins and detaches what is attached.
+    // Killed: it cleans nothing up, and its pinned link keeps the program attached. `stop`
+    // removes its pins and detaches the program.
     let mut agent = Agent::start(&topology, &fixture_zone(), "native").expect("agent starts");
     agent.kill().expect("killed");
     assert!(
-        agent.pin_dir.join("dns_answers").exists(),
+        agent.pin_dir.join("dns_answers").exists() && agent.pin_dir.join("link").exists(),
         "a killed agent leaves its pins"
     );
-    let out = stdout(&agent.command("stop", &[]).unwrap());
+    assert!(topology.server_xdp_program().is_some(), "still attached");
+    // In the agent's network namespace, where the interface has its name.
+    let out = in_netns(&topology.server_ns, || {
+        Command::new(agent_binary())
+            .args(["stop", "--pin-dir"])
+            .arg(&agent.pin_dir)
+            .output()
+    })
+    .unwrap()
+    .unwrap();
+    let out = stdout(&out);
     assert!(
-        out.starts_with("dns-xdp: no agent was running;") && out.contains("dns_answers"),
+        out.starts_with("dns-xdp: no agent was running; detached the program from dxs")
+            && out.contains("dns_answers"),
         "{out}"
     );
     assert!(topology.server_xdp_program().is_none(), "detached");
