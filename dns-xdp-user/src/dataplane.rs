@@ -258,7 +258,7 @@ impl Dataplane {
         mode: XdpAttachMode,
     ) -> Result<Attached, DataplaneError> {
         let ifindex = check_interface(interface)?;
-        if let Some(old) = self.inherited_link.take() {
+        if let Some(old) = self.inherited_link {
             let dir = self
                 .pin_dir
                 .as_ref()
@@ -273,6 +273,7 @@ impl Dataplane {
                 self.responder_mut()?
                     .attach_to_link(link)
                     .map_err(|e| DataplaneError::Program(Box::new(e)))?;
+                self.inherited_link = None;
                 return Ok(Attached::TookOver);
             }
             log::warn!(
@@ -280,6 +281,7 @@ impl Dataplane {
                 pin_dir::interface_name(old)
             );
             dir.remove_link().map_err(|e| link_err(&path, e))?;
+            self.inherited_link = None;
         }
         let (link_id, attached) = self.attach_new(interface, mode)?;
         if let Some(dir) = &self.pin_dir {
@@ -349,7 +351,17 @@ impl Dataplane {
     /// stop does (a killed agent leaves them, for the next one to take over).
     pub fn unpin(&mut self) {
         if let Some(dir) = self.pin_dir.take() {
-            dir.remove_all();
+            if self.inherited_link.is_some() {
+                // Stopped before taking over: the dead agent's program still answers through
+                // its link, from its maps. Leave them to the next agent.
+                log::warn!(
+                    "left the pins in {} as they were; `dns-xdp stop --pin-dir {}` removes them",
+                    dir.path().display(),
+                    dir.path().display()
+                );
+            } else {
+                dir.remove_all();
+            }
         }
         self.link = None;
     }
