@@ -59,8 +59,14 @@ enum Command {
     /// Print the fast-path counters of the running agent, summed over CPUs.
     Stats {
         /// One JSON object instead of a table.
-        #[arg(long)]
+        #[arg(long, conflicts_with = "watch")]
         json: bool,
+        /// Refresh every `--interval`, with each counter's rate per second, until Ctrl-C.
+        #[arg(long)]
+        watch: bool,
+        /// How often `--watch` refreshes (`500ms`, `1s`, `1m`).
+        #[arg(long, default_value = "1s", value_parser = parse_duration, requires = "watch")]
+        interval: Duration,
         #[arg(long, default_value = PIN_DIR)]
         pin_dir: PathBuf,
     },
@@ -153,7 +159,18 @@ fn run(command: Command) -> Result<()> {
             println!("{}", stop::describe(&stopped, &pin_dir));
             Ok(())
         }
-        Command::Stats { json, pin_dir } => stats::print(&pin_dir, json),
+        Command::Stats {
+            json,
+            watch,
+            interval,
+            pin_dir,
+        } => {
+            if watch {
+                stats::watch(&pin_dir, interval)
+            } else {
+                stats::print(&pin_dir, json)
+            }
+        }
         Command::Maps {
             command:
                 MapsCommand::Dump {

@@ -111,3 +111,46 @@ fn maps_dump_shows_the_served_answers_as_dns() {
     let stderr = String::from_utf8_lossy(&unknown.stderr);
     assert!(stderr.contains("dns_answers"), "lists the maps: {stderr}");
 }
+
+#[test]
+fn stats_watch_refreshes_with_rates() {
+    if !require_root("stats_watch_refreshes_with_rates") {
+        return;
+    }
+    let topology = Topology::create("watch").expect("topology");
+    let zone = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/example.com.zone");
+    let agent = Agent::start(&topology, &zone, "native").expect("agent starts");
+    let mut watch = Command::new(agent_binary())
+        .args(["stats", "--watch", "--interval", "200ms", "--pin-dir"])
+        .arg(&agent.pin_dir)
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("dns-xdp stats --watch");
+    let server = topology.server_v4.to_string();
+    for _ in 0..3 {
+        topology.dig(&server, &["+short", "www.example.com", "A"]);
+    }
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    watch.kill().unwrap();
+    let output = watch.wait_with_output().unwrap();
+    let text = String::from_utf8_lossy(&output.stdout);
+    let frames: Vec<&str> = text
+        .split("dns-xdp stats: ")
+        .filter(|f| !f.trim().is_empty())
+        .collect();
+    assert!(frames.len() >= 3, "refreshed every 200 ms:\n{text}");
+    let answered = |frame: &str| -> Vec<String> {
+        frame
+            .lines()
+            .find(|l| l.starts_with("answered_v4"))
+            .unwrap_or_else(|| panic!("answered_v4 in:\n{frame}"))
+            .split_whitespace()
+            .skip(1)
+            .map(str::to_string)
+            .collect()
+    };
+    assert_eq!(answered(frames[0])[1], "-", "no rate in the first frame");
+    let last = answered(frames[frames.len() - 1]);
+    assert_eq!(last[0], "3", "{text}");
+    assert!(last[1].parse::<f64>().is_ok(), "a rate: {last:?}");
+}
