@@ -153,7 +153,7 @@ impl PinDir {
         let link = self.path.join(LINK_PIN);
         if link.exists() {
             match detach_pinned_link(&link) {
-                Ok(ifindex) => removed.detached_from = Some(interface_name(ifindex)),
+                Ok(ifindex) => removed.detached_from = Some(ifindex),
                 Err(e) => removed
                     .errors
                     .push(format!("detaching the link {}: {e}", link.display())),
@@ -175,8 +175,8 @@ impl PinDir {
 #[derive(Debug, Default)]
 pub struct Removed {
     pub pins: Vec<String>,
-    /// The interface the program was detached from (its index if it no longer has a name).
-    pub detached_from: Option<String>,
+    /// The index of the interface the program was detached from (0: it was gone already).
+    pub detached_from: Option<u32>,
     /// Pins that could not be removed, and why.
     pub errors: Vec<String>,
 }
@@ -208,7 +208,8 @@ fn lock_holder(locks: &str, dev: u64, ino: u64) -> Option<u32> {
     })
 }
 
-/// The name of interface `ifindex` in this network namespace, or its number.
+/// The name of interface `ifindex` in this network namespace, or its number. (A link holds
+/// only the index, which names another interface, or none, in another network namespace.)
 pub fn interface_name(ifindex: u32) -> String {
     let mut buf = [0 as libc::c_char; libc::IF_NAMESIZE];
     // SAFETY: `buf` has the IF_NAMESIZE bytes if_indextoname writes at most.

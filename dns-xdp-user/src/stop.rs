@@ -192,11 +192,15 @@ fn pidfd_open(pid: u32) -> io::Result<OwnedFd> {
 /// One line saying what [`stop`] did, for the terminal.
 pub fn describe(stopped: &Stopped, pin_dir: &Path) -> String {
     let removed = |r: &Removed| {
-        let detached = r
-            .detached_from
-            .as_ref()
-            .map(|i| format!("detached the program from {i} and "))
-            .unwrap_or_default();
+        let detached = match r.detached_from {
+            None => String::new(),
+            Some(0) => "found the program's interface gone and ".to_string(),
+            // The link knows the index only; the name is this network namespace's.
+            Some(index) => format!(
+                "detached the program from interface index {index} ({} here) and ",
+                pin_dir::interface_name(index)
+            ),
+        };
         format!(
             "{detached}removed the pins left in {}: {}",
             pin_dir.display(),

@@ -80,7 +80,8 @@ fn stop_stops_the_agent_and_cleans_up_after_a_killed_one() {
     .unwrap();
     let out = stdout(&out);
     assert!(
-        out.starts_with("dns-xdp: no agent was running; detached the program from dxs")
+        out.starts_with("dns-xdp: no agent was running; detached the program from interface")
+            && out.contains("(dxs here)")
             && out.contains("dns_answers"),
         "{out}"
     );
