@@ -22,7 +22,7 @@ use crate::{
     alias::{self, refresh::Refresher, upstream::Upstreams, Alias, Flattened},
     answers::{AnswerSet, Skipped},
     config::{Config, ServerConfig},
-    dataplane::{Dataplane, DataplaneError, XdpAttachMode},
+    dataplane::{Attached, Dataplane, DataplaneError, XdpAttachMode},
     local_addrs::served_addresses,
     metrics::{self, Metrics},
     query_stats::QueryStats,
@@ -50,6 +50,7 @@ pub async fn run(options: RunOptions) -> Result<()> {
     let mut sighup = signal(SignalKind::hangup()).context("installing SIGHUP handler")?;
     let mut sigint = signal(SignalKind::interrupt()).context("installing SIGINT handler")?;
     let mut sigterm = signal(SignalKind::terminate()).context("installing SIGTERM handler")?;
+    let mut sigusr2 = signal(SignalKind::user_defined2()).context("installing SIGUSR2 handler")?;
 
     let loaded = Loaded::read(&options.config)?;
     let mut refresher = Refresher::new(Upstreams::new(loaded.config.server.upstream.clone()));
@@ -93,13 +94,7 @@ pub async fn run(options: RunOptions) -> Result<()> {
                 .interface
                 .as_deref()
                 .expect("validated: interface is set unless xdp_mode is off");
-            Some(start_dataplane(
-                &answers,
-                &server,
-                interface,
-                mode,
-                &options.pin_dir,
-            )?)
+            Some(start_dataplane(&answers, &server, interface, mode, &options.pin_dir).await?)
         }
     };
     let query_stats = Arc::new(QueryStats::default());
@@ -149,6 +144,7 @@ pub async fn run(options: RunOptions) -> Result<()> {
     // the files may have changed after they were read.
     let mut loading: Option<JoinHandle<Result<Ready>>> = None;
     let mut again = false;
+    let mut handed_over = false;
     loop {
         let due = refresher.next_due();
         tokio::select! {
@@ -159,6 +155,14 @@ pub async fn run(options: RunOptions) -> Result<()> {
             }
             _ = sigterm.recv() => {
                 log::info!("SIGTERM: shutting down");
+                break;
+            }
+            _ = sigusr2.recv() => {
+                log::info!("SIGUSR2: handing over: exiting with the fast path left attached");
+                if let Some(dataplane) = &mut agent.dataplane {
+                    dataplane.hand_over();
+                    handed_over = true;
+                }
                 break;
             }
             _ = sighup.recv() => {
@@ -188,9 +192,16 @@ pub async fn run(options: RunOptions) -> Result<()> {
             }
         }
     }
-    // Dropping the dataplane detaches the program and removes the pins.
+    // Dropping the dataplane detaches the program and removes the pins, unless handed over.
     drop(agent);
-    println!("dns-xdp: stopped");
+    if handed_over {
+        println!(
+            "dns-xdp: stopped; the fast path stays attached and answering for the next agent to \
+             take over"
+        );
+    } else {
+        println!("dns-xdp: stopped");
+    }
     Ok(())
 }
 
@@ -514,7 +525,7 @@ fn needs_restart(
     changes
 }
 
-fn start_dataplane(
+async fn start_dataplane(
     answers: &AnswerSet,
     server: &ServerConfig,
     interface: &str,
@@ -534,15 +545,44 @@ fn start_dataplane(
             .join(", ")
     );
     dataplane.serve_addresses(served)?;
-    // Answers go in before the program is attached, so the first query already hits.
-    let generation = dataplane.publish(answers)?;
-    let attached = dataplane.attach(interface, mode)?;
+    let (attached, generation) = match dataplane.inherited_generation() {
+        // A dead agent's program is answering from its maps: replace the program first, so the
+        // fast path never stops, and its answers only once this agent may change them.
+        Some(inherited) => {
+            let attached = dataplane.attach(interface, mode)?;
+            log::info!(
+                "took over the fast path on {interface}: answering from the previous agent's \
+                 generation {inherited} until this agent publishes"
+            );
+            ready_to_replace_inherited_answers().await;
+            (attached, dataplane.publish(answers)?)
+        }
+        // Answers go in before the program is attached, so the first query already hits.
+        None => {
+            let generation = dataplane.publish(answers)?;
+            (dataplane.attach(interface, mode)?, generation)
+        }
+    };
+    let attached = match attached {
+        Attached::Native => "native",
+        Attached::Skb => "skb",
+        Attached::TookOver => "taken over",
+    };
     let how = format!(
-        "XDP {attached:?} on {interface} (generation {generation}, maps pinned in {})",
+        "XDP {attached} on {interface} (generation {generation}, maps pinned in {})",
         pin_dir.display()
     );
     Ok((dataplane, how))
 }
+
+/// Returns when this agent may replace the answers a taken-over fast path serves (those of
+/// the agent before it). The fast path keeps answering from them until then.
+///
+/// Today's answers come from the config and the zones alone, loaded before the dataplane
+/// starts, so there is nothing to wait for. Answers that depend on health checks must wait
+/// here for every check's first report (or its timeout): the previous agent's answers, made
+/// with health it knew, are better than answers made with none.
+async fn ready_to_replace_inherited_answers() {}
 
 /// The pid of a serving agent, written to `--pid-file` and removed when the agent stops.
 struct PidFile {
@@ -584,7 +624,7 @@ impl Drop for PidFile {
 }
 
 /// The pid in `pid_file` if a dns-xdp process runs with it; `None` if the file is stale.
-fn read_agent_pid(pid_file: &Path) -> Result<Option<u32>> {
+pub(crate) fn read_agent_pid(pid_file: &Path) -> Result<Option<u32>> {
     let text = fs::read_to_string(pid_file).map_err(|e| match e.kind() {
         io::ErrorKind::NotFound => anyhow!(
             "no pid file at {}: is `dns-xdp run --pid-file {}` running?",

@@ -4,14 +4,18 @@
 
 use std::{
     collections::{HashMap as StdHashMap, HashSet},
-    fs, io,
+    io,
     net::IpAddr,
     path::{Path, PathBuf},
 };
 
 use aya::{
     maps::{lpm_trie::Key, Array, HashMap, LpmTrie, MapData, MapError, PerCpuArray},
-    programs::{ProgramError, Xdp, XdpMode},
+    programs::{
+        links::{FdLink, PinnedLink},
+        xdp::{XdpLink, XdpLinkId},
+        ProgramError, Xdp, XdpMode,
+    },
     Ebpf, EbpfLoader,
 };
 use dns_xdp_common::{
@@ -23,7 +27,11 @@ use dns_xdp_common::{
     views::{ViewKey, ViewValue, MAX_VIEW_PREFIXES},
 };
 
-use crate::answers::{AnswerSet, Change};
+use crate::{
+    answers::{AnswerSet, Change},
+    pin_dir::{self, PinDir, PinDirError, LINK_PIN},
+    takeover::{self, PINNED_MAPS},
+};
 
 /// How the XDP program is attached.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Deserialize, serde::Serialize)]
@@ -80,13 +88,26 @@ pub enum DataplaneError {
     },
     #[error(
         "pinning maps under {dir} failed: {source}. Is bpffs mounted at /sys/fs/bpf \
-         (`mount -t bpf bpf /sys/fs/bpf`), and is another dns-xdp already running?"
+         (`mount -t bpf bpf /sys/fs/bpf`)?"
     )]
     Pin {
         dir: PathBuf,
         #[source]
         source: io::Error,
     },
+    #[error(transparent)]
+    PinDir(#[from] PinDirError),
+    #[error("the pinned link {path}: {source}")]
+    Link {
+        path: PathBuf,
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+    #[error(
+        "the kernel attached XDP to {0} without a BPF link, which cannot be pinned; dns-xdp \
+         needs Linux 5.9 or later"
+    )]
+    NoLink(String),
     #[error(
         "{0} addresses to answer for, more than the {MAX_SERVED_ADDRS} the fast path holds; \
          list specific [server] listen addresses"
@@ -116,11 +137,14 @@ fn map_err(name: &'static str) -> impl FnOnce(MapError) -> DataplaneError {
     move |source| DataplaneError::Map { name, source }
 }
 
-/// Which mode the program ended up attached in.
+/// How the program ended up attached.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Attached {
     Native,
     Skb,
+    /// In place of a dead agent's program, through its pinned link, in the mode that link was
+    /// made with.
+    TookOver,
 }
 
 /// A client prefix and the view its clients get (0, the default view, makes a prefix inside a
@@ -154,61 +178,62 @@ pub struct Dataplane {
     capacity: u32,
     generation: u32,
     edns_payload: u16,
-    pinned: Option<PathBuf>,
+    /// Locked for as long as this dataplane lives; holds its pins.
+    pin_dir: Option<PinDir>,
+    /// The interface index of a dead agent's pinned link, in which [`Dataplane::attach`]
+    /// replaces the program.
+    inherited_link: Option<u32>,
+    /// Whether the maps are a dead agent's, still answering from its last generation through
+    /// its link.
+    inherited_answers: bool,
+    /// Our attachment, also pinned: held while the agent runs.
+    link: Option<FdLink>,
 }
 
 impl Dataplane {
     /// Loads the program and creates its maps, sized for `answer_capacity` answers, and pins the
     /// maps as `<pin_dir>/<map name>` so bpftool and `dns-xdp stats` can read them (the pins go
-    /// with [`Dataplane::unpin`] or on drop). Nothing is attached yet.
+    /// with [`Dataplane::unpin`] or on drop). `pin_dir` stays locked while the dataplane lives,
+    /// so no second agent runs on it. Nothing is attached yet.
+    ///
+    /// Pins a dead agent left in `pin_dir` are taken over (see [`crate::takeover`]): its maps,
+    /// when they have the shape this program expects, keep their answers and counters, and
+    /// [`Dataplane::attach`] replaces the program in its pinned link.
     pub fn load(
         answer_capacity: u32,
         edns_payload: u16,
         pin_dir: Option<&Path>,
     ) -> Result<Self, DataplaneError> {
+        // Before the program is verified, which takes a while: a busy directory fails at once.
+        let pin_dir = pin_dir.map(PinDir::lock).transpose()?;
         // A publish holds the old and the new generation at once.
         let capacity = answer_capacity.saturating_mul(2).max(1024);
-        let mut ebpf = EbpfLoader::new()
-            .map_max_entries(map_names::ANSWERS, capacity)
-            .load(crate::ebpf::OBJECT)
-            .map_err(|e| DataplaneError::Load(Box::new(e)))?;
-        let program: &mut Xdp = ebpf
-            .program_mut(program_names::RESPONDER)
-            .ok_or(DataplaneError::Missing("XDP program"))?
-            .try_into()
-            .map_err(|e| DataplaneError::Program(Box::new(e)))?;
-        program
-            .load()
-            .map_err(|e| DataplaneError::Program(Box::new(e)))?;
-        let pinned = match pin_dir {
-            Some(dir) => Some(pin_maps(&ebpf, dir)?),
-            None => None,
+        let found = pin_dir
+            .as_ref()
+            .map(|dir| takeover::inspect(dir, crate::ebpf::OBJECT, capacity))
+            .unwrap_or_default();
+        let maps = load_program(capacity, pin_dir.as_ref(), found.reuse_maps);
+        let (ebpf, answers, addresses, views, publish, counters) = match maps {
+            Ok(maps) => maps,
+            Err(e) => {
+                match pin_dir {
+                    // A dead agent's program may still be answering from its pins: leave them.
+                    Some(dir) if found.anything => log::warn!(
+                        "left the pins in {} as they were; `dns-xdp stop --pin-dir {}` removes \
+                         them",
+                        dir.path().display(),
+                        dir.path().display()
+                    ),
+                    // Nothing of this agent may stay behind: no pins, no directory it made.
+                    Some(dir) => {
+                        dir.remove_all();
+                    }
+                    None => {}
+                }
+                return Err(e);
+            }
         };
-        let answers = HashMap::try_from(
-            ebpf.take_map(map_names::ANSWERS)
-                .ok_or(DataplaneError::Missing("answer map"))?,
-        )
-        .map_err(map_err(map_names::ANSWERS))?;
-        let addresses = HashMap::try_from(
-            ebpf.take_map(map_names::ADDRESSES)
-                .ok_or(DataplaneError::Missing("address map"))?,
-        )
-        .map_err(map_err(map_names::ADDRESSES))?;
-        let views = LpmTrie::try_from(
-            ebpf.take_map(map_names::VIEWS)
-                .ok_or(DataplaneError::Missing("view map"))?,
-        )
-        .map_err(map_err(map_names::VIEWS))?;
-        let publish = Array::try_from(
-            ebpf.take_map(map_names::PUBLISH)
-                .ok_or(DataplaneError::Missing("publish map"))?,
-        )
-        .map_err(map_err(map_names::PUBLISH))?;
-        let counters = PerCpuArray::try_from(
-            ebpf.take_map(map_names::COUNTERS)
-                .ok_or(DataplaneError::Missing("counter map"))?,
-        )
-        .map_err(map_err(map_names::COUNTERS))?;
+        // From here on, dropping the dataplane removes the pins.
         let mut dataplane = Self {
             ebpf,
             answers,
@@ -221,10 +246,43 @@ impl Dataplane {
             capacity,
             generation: 0,
             edns_payload,
-            pinned,
+            pin_dir,
+            inherited_link: found.link_ifindex,
+            inherited_answers: false,
+            link: None,
         };
-        dataplane.write_publish_state(0)?;
+        if found.reuse_maps {
+            let state = dataplane
+                .publish
+                .get(&0, 0)
+                .map_err(map_err(map_names::PUBLISH))?;
+            let live = state.generation;
+            dataplane.generation = live;
+            dataplane.capacity = found.answer_capacity;
+            // A generation the dead agent was still writing was never live: out with it, so
+            // that the next publish, which may reuse its number, starts clean.
+            dataplane.remove_where(|k| k.generation != live)?;
+            // In-place updates and view publishing work from what the maps hold.
+            dataplane.live = dataplane.answer_keys().len();
+            dataplane.published_views = dataplane.view_prefixes()?;
+            dataplane.inherited_answers = live != 0 && found.link_ifindex.is_some();
+            log::info!(
+                "took over the maps pinned in {} (live generation {live})",
+                dataplane
+                    .pin_dir
+                    .as_ref()
+                    .map_or(String::new(), |d| d.path().display().to_string())
+            );
+        } else {
+            dataplane.write_publish_state(0)?;
+        }
         Ok(dataplane)
+    }
+
+    /// The live generation of a dead agent whose answers the fast path keeps serving until
+    /// this agent's first [`Dataplane::publish`]; `None` when it is not taking over.
+    pub fn inherited_generation(&self) -> Option<u32> {
+        self.inherited_answers.then_some(self.generation)
     }
 
     /// The responder program, for `BPF_PROG_TEST_RUN` in tests and benchmarks.
@@ -236,29 +294,80 @@ impl Dataplane {
     }
 
     /// Attaches the responder to `interface`: native mode first, then skb mode if the driver
-    /// cannot run XDP itself.
+    /// cannot run XDP itself. With a pin directory the attachment is a BPF link pinned as
+    /// `<pin_dir>/link`, which keeps the program attached and answering if the agent dies. A
+    /// dead agent's link on the same interface is taken over: the program in it is replaced in
+    /// one atomic update, so no packet goes unanswered.
     pub fn attach(
         &mut self,
         interface: &str,
         mode: XdpAttachMode,
     ) -> Result<Attached, DataplaneError> {
-        check_interface(interface)?;
-        let program: &mut Xdp = self
-            .ebpf
+        let ifindex = check_interface(interface)?;
+        if let Some(old) = self.inherited_link {
+            let dir = self
+                .pin_dir
+                .as_ref()
+                .expect("inherited from a pin directory");
+            let path = dir.path().join(LINK_PIN);
+            if old == ifindex {
+                let link = PinnedLink::from_pin(&path)
+                    .map_err(|e| link_err(&path, e))
+                    .and_then(|pinned| {
+                        XdpLink::try_from(FdLink::from(pinned)).map_err(|e| link_err(&path, e))
+                    })?;
+                self.responder_mut()?
+                    .attach_to_link(link)
+                    .map_err(|e| DataplaneError::Program(Box::new(e)))?;
+                self.inherited_link = None;
+                return Ok(Attached::TookOver);
+            }
+            log::warn!(
+                "the dead agent's program is attached to {}, not {interface}: detaching it there",
+                pin_dir::interface_name(old)
+            );
+            dir.remove_link().map_err(|e| link_err(&path, e))?;
+            self.inherited_link = None;
+        }
+        let (link_id, attached) = self.attach_new(interface, mode)?;
+        if let Some(dir) = &self.pin_dir {
+            let path = dir.path().join(LINK_PIN);
+            let link = self
+                .responder_mut()?
+                .take_link(link_id)
+                .map_err(|e| DataplaneError::Program(Box::new(e)))?;
+            let link = FdLink::try_from(link)
+                .map_err(|_| DataplaneError::NoLink(interface.to_string()))?;
+            let pinned = link.pin(&path).map_err(|e| link_err(&path, e))?;
+            self.link = Some(pinned.into());
+        }
+        Ok(attached)
+    }
+
+    fn responder_mut(&mut self) -> Result<&mut Xdp, DataplaneError> {
+        self.ebpf
             .program_mut(program_names::RESPONDER)
             .and_then(|p| p.try_into().ok())
-            .ok_or(DataplaneError::Missing("XDP program"))?;
+            .ok_or(DataplaneError::Missing("XDP program"))
+    }
+
+    fn attach_new(
+        &mut self,
+        interface: &str,
+        mode: XdpAttachMode,
+    ) -> Result<(XdpLinkId, Attached), DataplaneError> {
+        let program = self.responder_mut()?;
         match mode {
             XdpAttachMode::Skb => program
                 .attach(interface, XdpMode::Skb)
-                .map(|_| Attached::Skb)
+                .map(|id| (id, Attached::Skb))
                 .map_err(|source| DataplaneError::AttachSkb {
                     interface: interface.to_string(),
                     source: Box::new(source),
                 }),
             XdpAttachMode::Native | XdpAttachMode::Off => {
                 match program.attach(interface, XdpMode::Driver) {
-                    Ok(_) => Ok(Attached::Native),
+                    Ok(id) => Ok((id, Attached::Native)),
                     Err(native) => {
                         log::warn!(
                             "native XDP on {interface} failed ({native}); falling back to skb mode \
@@ -266,7 +375,7 @@ impl Dataplane {
                         );
                         program
                             .attach(interface, XdpMode::Skb)
-                            .map(|_| Attached::Skb)
+                            .map(|id| (id, Attached::Skb))
                             .map_err(|skb| DataplaneError::Attach {
                                 interface: interface.to_string(),
                                 native: Box::new(native),
@@ -278,14 +387,29 @@ impl Dataplane {
         }
     }
 
-    /// Removes the pins this dataplane made (never someone else's).
+    /// Releases the pin directory but leaves the pins, and with them the program attached and
+    /// answering: the next agent on the directory takes them over. For upgrades.
+    pub fn hand_over(&mut self) {
+        self.pin_dir = None;
+    }
+
+    /// Detaches the program, removes the pins and releases the pin directory: what a clean
+    /// stop does (a killed agent leaves them, for the next one to take over).
     pub fn unpin(&mut self) {
-        if let Some(dir) = self.pinned.take() {
-            for name in PINNED_MAPS {
-                let _ = fs::remove_file(dir.join(name));
+        if let Some(dir) = self.pin_dir.take() {
+            if self.inherited_link.is_some() {
+                // Stopped before taking over: the dead agent's program still answers through
+                // its link, from its maps. Leave them to the next agent.
+                log::warn!(
+                    "left the pins in {} as they were; `dns-xdp stop --pin-dir {}` removes them",
+                    dir.path().display(),
+                    dir.path().display()
+                );
+            } else {
+                dir.remove_all();
             }
-            let _ = fs::remove_dir(&dir);
         }
+        self.link = None;
     }
 
     /// Sets the destination addresses the program answers for; queries to any other address
@@ -534,15 +658,22 @@ fn trie_key(key: &ViewKey) -> Key<[u8; 16]> {
     Key::new(key.prefix_len, key.addr)
 }
 
-/// Fails with a clear error when `interface` does not exist in this network namespace.
-fn check_interface(interface: &str) -> Result<(), DataplaneError> {
+/// The index of `interface`; a clear error when it does not exist in this network namespace.
+fn check_interface(interface: &str) -> Result<u32, DataplaneError> {
     let missing = || DataplaneError::NoInterface(interface.to_string());
     let name = std::ffi::CString::new(interface).map_err(|_| missing())?;
     // SAFETY: `name` is a valid NUL-terminated string.
-    if unsafe { libc::if_nametoindex(name.as_ptr()) } == 0 {
-        return Err(missing());
+    match unsafe { libc::if_nametoindex(name.as_ptr()) } {
+        0 => Err(missing()),
+        index => Ok(index),
     }
-    Ok(())
+}
+
+fn link_err(path: &Path, e: impl Into<Box<dyn std::error::Error + Send + Sync>>) -> DataplaneError {
+    DataplaneError::Link {
+        path: path.to_path_buf(),
+        source: e.into(),
+    }
 }
 
 /// The pass-everything program attached to one interface; detached when dropped.
@@ -576,49 +707,88 @@ impl PassProgram {
     }
 }
 
-/// Pins the maps under `dir`, refusing to replace pins another agent may be using; on failure
-/// removes whatever it pinned.
-fn pin_maps(ebpf: &Ebpf, dir: &Path) -> Result<PathBuf, DataplaneError> {
-    let pin_err = |source| DataplaneError::Pin {
-        dir: dir.to_path_buf(),
-        source,
-    };
-    fs::create_dir_all(dir).map_err(pin_err)?;
-    let mut done = Vec::new();
-    let result = PINNED_MAPS.iter().try_for_each(|name| {
-        let path = dir.join(name);
-        if path.exists() {
-            return Err(io::Error::new(
-                io::ErrorKind::AlreadyExists,
-                format!("{} already exists", path.display()),
-            ));
-        }
-        let map = ebpf
-            .map(name)
-            .ok_or_else(|| io::Error::other(format!("no map {name} in the eBPF object")))?;
-        map.pin(&path)
-            .map_err(|e| io::Error::other(e.to_string()))?;
-        done.push(path);
-        Ok(())
-    });
-    if let Err(e) = result {
-        for path in done {
-            let _ = fs::remove_file(path);
-        }
-        let _ = fs::remove_dir(dir);
-        return Err(pin_err(e));
-    }
-    Ok(dir.to_path_buf())
-}
+type Maps = (
+    Ebpf,
+    HashMap<MapData, AnswerKey, AnswerValue>,
+    HashMap<MapData, ServedAddr, u32>,
+    LpmTrie<MapData, [u8; 16], ViewValue>,
+    Array<MapData, PublishState>,
+    PerCpuArray<MapData, u64>,
+);
 
-/// The maps worth inspecting from outside; the scratch map is the program's own.
-const PINNED_MAPS: [&str; 5] = [
-    map_names::ANSWERS,
-    map_names::VIEWS,
-    map_names::ADDRESSES,
-    map_names::PUBLISH,
-    map_names::COUNTERS,
-];
+/// Loads the program with an answer map of `capacity` entries and pins the maps in `pin_dir`:
+/// with `reuse`, the maps pinned there are the program's (a takeover); otherwise new maps
+/// replace whatever is pinned.
+fn load_program(
+    capacity: u32,
+    pin_dir: Option<&PinDir>,
+    reuse: bool,
+) -> Result<Maps, DataplaneError> {
+    let mut loader = EbpfLoader::new();
+    loader.map_max_entries(map_names::ANSWERS, capacity);
+    if let Some(dir) = pin_dir.filter(|_| reuse) {
+        for name in PINNED_MAPS {
+            loader.map_pin_path(name, dir.path().join(name));
+        }
+    }
+    let mut ebpf = loader
+        .load(crate::ebpf::OBJECT)
+        .map_err(|e| DataplaneError::Load(Box::new(e)))?;
+    let program: &mut Xdp = ebpf
+        .program_mut(program_names::RESPONDER)
+        .ok_or(DataplaneError::Missing("XDP program"))?
+        .try_into()
+        .map_err(|e| DataplaneError::Program(Box::new(e)))?;
+    program
+        .load()
+        .map_err(|e| DataplaneError::Program(Box::new(e)))?;
+    if let Some(dir) = pin_dir {
+        let pin_err = |source| DataplaneError::Pin {
+            dir: dir.path().to_path_buf(),
+            source,
+        };
+        // Maps no program of ours uses (a newer or older release's), or the dead agent's
+        // that this program does not share: the dead program keeps its maps for as long as
+        // it runs, pins or not.
+        let keep: &[&str] = if reuse { &PINNED_MAPS } else { &[] };
+        dir.remove_maps_except(keep).map_err(pin_err)?;
+        if !reuse {
+            for name in PINNED_MAPS {
+                let map = ebpf
+                    .map(name)
+                    .ok_or(DataplaneError::Missing("pinned map"))?;
+                map.pin(dir.path().join(name))
+                    .map_err(|e| pin_err(io::Error::other(e.to_string())))?;
+            }
+        }
+    }
+    let answers = HashMap::try_from(
+        ebpf.take_map(map_names::ANSWERS)
+            .ok_or(DataplaneError::Missing("answer map"))?,
+    )
+    .map_err(map_err(map_names::ANSWERS))?;
+    let addresses = HashMap::try_from(
+        ebpf.take_map(map_names::ADDRESSES)
+            .ok_or(DataplaneError::Missing("address map"))?,
+    )
+    .map_err(map_err(map_names::ADDRESSES))?;
+    let views = LpmTrie::try_from(
+        ebpf.take_map(map_names::VIEWS)
+            .ok_or(DataplaneError::Missing("view map"))?,
+    )
+    .map_err(map_err(map_names::VIEWS))?;
+    let publish = Array::try_from(
+        ebpf.take_map(map_names::PUBLISH)
+            .ok_or(DataplaneError::Missing("publish map"))?,
+    )
+    .map_err(map_err(map_names::PUBLISH))?;
+    let counters = PerCpuArray::try_from(
+        ebpf.take_map(map_names::COUNTERS)
+            .ok_or(DataplaneError::Missing("counter map"))?,
+    )
+    .map_err(map_err(map_names::COUNTERS))?;
+    Ok((ebpf, answers, addresses, views, publish, counters))
+}
 
 impl Drop for Dataplane {
     fn drop(&mut self) {

@@ -1,9 +1,9 @@
-use std::{path::PathBuf, process::ExitCode};
+use std::{path::PathBuf, process::ExitCode, time::Duration};
 
 use anyhow::Result;
 use clap::{Parser, Subcommand};
 use dns_xdp_common::PIN_DIR;
-use dns_xdp_user::{agent, dataplane::XdpAttachMode, dnssec, stats};
+use dns_xdp_user::{agent, dataplane::XdpAttachMode, dnssec, maps_dump, stats, stop};
 use hickory_proto::rr::Name;
 
 /// Authoritative DNS with an XDP fast path.
@@ -17,7 +17,7 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Load the zones, attach the fast path and serve until SIGINT/SIGTERM; SIGHUP reloads the
-    /// config and the zones.
+    /// config and the zones; SIGUSR2 exits leaving the fast path attached for the next agent.
     Run {
         /// TOML config file.
         #[arg(long, short)]
@@ -39,18 +39,62 @@ enum Command {
         #[arg(long)]
         pid_file: PathBuf,
     },
+    /// Stop the running agent (SIGTERM: it detaches the fast path and removes its pins) and
+    /// wait until it has exited. With no agent running, remove what a dead one left pinned,
+    /// detaching its program from the interface.
+    Stop {
+        #[arg(long, default_value = PIN_DIR)]
+        pin_dir: PathBuf,
+        /// The agent's `--pid-file`; without it the agent is found as the holder of the pin
+        /// directory.
+        #[arg(long)]
+        pid_file: Option<PathBuf>,
+        /// How long to wait for the agent to exit (`500ms`, `30s`, `2m`).
+        #[arg(long, default_value = "30s", value_parser = parse_duration)]
+        timeout: Duration,
+        /// Leave the fast path attached and answering, with its pins, for the next agent to
+        /// take over (sends SIGUSR2): for upgrades without a gap.
+        #[arg(long)]
+        handover: bool,
+    },
     /// Print the fast-path counters of the running agent, summed over CPUs.
     Stats {
         /// One JSON object instead of a table.
-        #[arg(long)]
+        #[arg(long, conflicts_with = "watch")]
         json: bool,
+        /// Refresh every `--interval`, with each counter's rate per second, until Ctrl-C.
+        #[arg(long)]
+        watch: bool,
+        /// How often `--watch` refreshes (`500ms`, `1s`, `1m`).
+        #[arg(long, default_value = "1s", value_parser = parse_duration, requires = "watch")]
+        interval: Duration,
         #[arg(long, default_value = PIN_DIR)]
         pin_dir: PathBuf,
+    },
+    /// Inspect the running agent's pinned BPF maps.
+    Maps {
+        #[command(subcommand)]
+        command: MapsCommand,
     },
     /// Manage a zone's DNSSEC keys.
     Keys {
         #[command(subcommand)]
         command: KeysCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum MapsCommand {
+    /// Print the pinned maps decoded as DNS: answers (name, type, view, generation, TTL,
+    /// records), the live generation, the addresses answered for, the counters.
+    Dump {
+        /// One map (`dns_answers` or `answers`, ...); all of them if left out.
+        name: Option<String>,
+        /// One JSON object keyed by map name instead of text.
+        #[arg(long)]
+        json: bool,
+        #[arg(long, default_value = PIN_DIR)]
+        pin_dir: PathBuf,
     },
 }
 
@@ -141,7 +185,44 @@ fn run(command: Command) -> Result<()> {
             );
             Ok(())
         }
-        Command::Stats { json, pin_dir } => stats::print(&pin_dir, json),
+        Command::Stop {
+            pin_dir,
+            pid_file,
+            timeout,
+            handover,
+        } => {
+            let stopped = stop::stop(&pin_dir, pid_file.as_deref(), timeout, handover)?;
+            println!("{}", stop::describe(&stopped, &pin_dir));
+            Ok(())
+        }
+        Command::Stats {
+            json,
+            watch,
+            interval,
+            pin_dir,
+        } => {
+            if watch {
+                stats::watch(&pin_dir, interval)
+            } else {
+                stats::print(&pin_dir, json)
+            }
+        }
+        Command::Maps {
+            command:
+                MapsCommand::Dump {
+                    name,
+                    json,
+                    pin_dir,
+                },
+        } => {
+            let dumps = maps_dump::dump(&pin_dir, name.as_deref())?;
+            if json {
+                print!("{}", maps_dump::render_json(&dumps));
+            } else {
+                print!("{}", maps_dump::render_text(&dumps));
+            }
+            Ok(())
+        }
         Command::Keys { command } => run_keys(command),
     }
 }
@@ -176,5 +257,41 @@ fn run_keys(command: KeysCommand) -> Result<()> {
             print!("{}", dnssec::parent_records(&keys));
             Ok(())
         }
+    }
+}
+
+/// `500ms`, `30s`, `2m`, or a bare number of seconds.
+fn parse_duration(text: &str) -> Result<Duration, String> {
+    let (number, unit) = text
+        .find(|c: char| !c.is_ascii_digit() && c != '.')
+        .map_or((text, "s"), |at| text.split_at(at));
+    let value: f64 = number
+        .parse()
+        .map_err(|_| format!("{text:?} is not a duration such as 500ms, 30s or 2m"))?;
+    let seconds = match unit {
+        "ms" => value / 1000.0,
+        "s" => value,
+        "m" => value * 60.0,
+        _ => return Err(format!("unit {unit:?} in {text:?}: use ms, s or m")),
+    };
+    Duration::try_from_secs_f64(seconds)
+        .ok()
+        .filter(|d| !d.is_zero())
+        .ok_or_else(|| format!("{text:?} is not a positive duration"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("500ms"), Ok(Duration::from_millis(500)));
+        assert_eq!(parse_duration("30s"), Ok(Duration::from_secs(30)));
+        assert_eq!(parse_duration("2m"), Ok(Duration::from_secs(120)));
+        assert_eq!(parse_duration("1.5"), Ok(Duration::from_millis(1500)));
+        assert!(parse_duration("0s").is_err());
+        assert!(parse_duration("3h").unwrap_err().contains("use ms, s or m"));
+        assert!(parse_duration("soon").is_err());
     }
 }

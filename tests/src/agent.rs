@@ -4,7 +4,7 @@
 use std::{
     io::{BufRead, BufReader, Read},
     path::{Path, PathBuf},
-    process::{Child, Command, ExitStatus, Stdio},
+    process::{Child, Command, ExitStatus, Output, Stdio},
     sync::{
         atomic::{AtomicU32, Ordering},
         mpsc, Arc, Mutex,
@@ -124,25 +124,39 @@ impl Agent {
         std::fs::create_dir_all(&dir)?;
         let config_path = dir.join("dns-xdp.toml");
         std::fs::write(&config_path, config)?;
-        let pin_dir = PathBuf::from(format!("/sys/fs/bpf/dns-xdp-test-{tag}"));
-        let pid_file = dir.join("agent.pid");
+        let (_, stdout) = mpsc::channel();
+        let mut agent = Self {
+            child: None,
+            pin_dir: PathBuf::from(format!("/sys/fs/bpf/dns-xdp-test-{tag}")),
+            pid_file: dir.join("agent.pid"),
+            config_path,
+            dir,
+            stderr: Arc::new(Mutex::new(String::new())),
+            stdout,
+        };
+        agent.launch(topology)?;
+        Ok(agent)
+    }
+
+    /// Starts the agent process with this agent's config, pin directory and pid file; its
+    /// stderr goes on after what earlier processes wrote.
+    fn launch(&mut self, topology: &Topology) -> Result<()> {
         let mut cmd = Command::new(agent_binary());
         cmd.arg("run")
             .arg("--config")
-            .arg(&config_path)
+            .arg(&self.config_path)
             .arg("--pin-dir")
-            .arg(&pin_dir)
+            .arg(&self.pin_dir)
             .arg("--pid-file")
-            .arg(&pid_file)
+            .arg(&self.pid_file)
             .env("RUST_LOG", "info")
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
         unblock_signals(&mut cmd);
         let mut child = topology.spawn(&topology.server_ns, &mut cmd)?;
-        let stderr = Arc::new(Mutex::new(String::new()));
         let mut err_pipe = child.stderr.take().expect("piped");
-        let sink = stderr.clone();
+        let sink = self.stderr.clone();
         thread::spawn(move || {
             let mut buf = [0u8; 4096];
             while let Ok(n @ 1..) = err_pipe.read(&mut buf) {
@@ -160,18 +174,24 @@ impl Agent {
                 }
             }
         });
-        Ok(Self {
-            child: Some(child),
-            pin_dir,
-            pid_file,
-            config_path,
-            dir,
-            stderr,
-            stdout,
-        })
+        self.child = Some(child);
+        self.stdout = stdout;
+        Ok(())
     }
 
-    fn wait_serving(&mut self) -> Result<()> {
+    /// Starts a new agent process on this agent's config, pin directory and pid file once the
+    /// last one has exited (see [`Agent::kill`]), and waits until it serves; returns its
+    /// `dns-xdp: serving` line.
+    pub fn restart(&mut self, topology: &Topology) -> Result<String> {
+        if self.child.is_some() {
+            bail!("the agent is still running");
+        }
+        self.launch(topology)?;
+        self.wait_serving()
+    }
+
+    /// Waits for the `dns-xdp: serving` line and returns it.
+    fn wait_serving(&mut self) -> Result<String> {
         let deadline = Instant::now() + START_TIMEOUT;
         loop {
             let left = deadline.saturating_duration_since(Instant::now());
@@ -179,7 +199,7 @@ impl Agent {
                 .stdout
                 .recv_timeout(left.min(Duration::from_millis(200)))
             {
-                Ok(line) if line.starts_with("dns-xdp: serving") => return Ok(()),
+                Ok(line) if line.starts_with("dns-xdp: serving") => return Ok(line),
                 Ok(_) => {}
                 Err(mpsc::RecvTimeoutError::Timeout) if !left.is_zero() => {
                     if let Some(status) = self.child.as_mut().expect("running").try_wait()? {
@@ -272,6 +292,39 @@ impl Agent {
         let mut child = self.child.take().context("agent already stopped")?;
         terminate(&mut child, "agent")
     }
+
+    /// Kills the agent with SIGKILL, as a crash would: it cleans nothing up.
+    pub fn kill(&mut self) -> Result<ExitStatus> {
+        let mut child = self.child.take().context("agent already stopped")?;
+        child.kill()?;
+        Ok(child.wait()?)
+    }
+
+    /// Waits up to `timeout` for the agent to exit by itself (e.g. after `dns-xdp stop`).
+    pub fn wait_exit(&mut self, timeout: Duration) -> Result<ExitStatus> {
+        let deadline = Instant::now() + timeout;
+        let child = self.child.as_mut().context("agent already stopped")?;
+        loop {
+            if let Some(status) = child.try_wait()? {
+                self.child = None;
+                return Ok(status);
+            }
+            if Instant::now() > deadline {
+                bail!("agent still running after {timeout:?}: {}", self.stderr());
+            }
+            thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// Runs `dns-xdp <command> --pin-dir <this agent's> args` to its end.
+    pub fn command(&self, command: &str, args: &[&str]) -> Result<Output> {
+        Ok(Command::new(agent_binary())
+            .arg(command)
+            .arg("--pin-dir")
+            .arg(&self.pin_dir)
+            .args(args)
+            .output()?)
+    }
 }
 
 /// What the agent made of a [`Agent::reload`].
@@ -288,6 +341,10 @@ impl Drop for Agent {
     fn drop(&mut self) {
         if self.child.is_some() {
             let _ = self.stop();
+        }
+        // A killed agent leaves its pins (and a pinned program) behind.
+        if self.pin_dir.exists() {
+            let _ = self.command("stop", &[]);
         }
         let _ = std::fs::remove_dir_all(&self.dir);
     }

@@ -231,6 +231,22 @@ impl Topology {
             .collect()
     }
 
+    /// The id of the XDP program attached to `server_if`, if any.
+    pub fn server_xdp_program(&self) -> Option<u32> {
+        let output = self
+            .exec(
+                &self.server_ns,
+                "ip",
+                &["-d", "link", "show", "dev", &self.server_if],
+            )
+            .ok()?;
+        let text = String::from_utf8_lossy(&output.stdout);
+        // `prog/xdp id 123` (native) or `prog/xdpgeneric id 123` (skb mode)
+        let after = &text[text.find("prog/xdp")?..];
+        let id = after.split_whitespace().skip_while(|w| *w != "id").nth(1)?;
+        id.parse().ok()
+    }
+
     /// Runs `program args` inside `ns` through `ip netns exec` and returns its output,
     /// whatever its exit status.
     pub fn exec(&self, ns: &str, program: &str, args: &[&str]) -> Result<Output> {
