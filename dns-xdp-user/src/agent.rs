@@ -5,8 +5,9 @@
 //! an answer that changes is published like a reload.
 
 use std::{
-    collections::HashMap,
+    collections::{HashMap, HashSet},
     fs, io,
+    net::SocketAddr,
     path::{Path, PathBuf},
     sync::Arc,
     time::Duration,
@@ -15,6 +16,7 @@ use std::{
 use anyhow::{anyhow, bail, Context, Result};
 use tokio::{
     signal::unix::{signal, SignalKind},
+    sync::mpsc::UnboundedReceiver,
     task::JoinHandle,
 };
 
@@ -22,12 +24,15 @@ use crate::{
     alias::{self, refresh::Refresher, upstream::Upstreams, Alias, Flattened},
     answers::{AnswerSet, Skipped},
     config::{Config, ServerConfig},
-    dataplane::{Attached, Dataplane, DataplaneError, XdpAttachMode},
+    dataplane::{Attached, Dataplane, DataplaneError, ViewPrefix, XdpAttachMode},
+    health::{Checker, HealthChange, HealthState, Target},
     local_addrs::served_addresses,
-    metrics::{self, Metrics},
+    metrics::{self, Metrics, TargetHealth},
     query_stats::QueryStats,
     response::Responder,
     server::{Listeners, SharedResponder},
+    steering::Views,
+    traffic::Traffic,
     zone::{Name, Zone},
 };
 
@@ -53,6 +58,21 @@ pub async fn run(options: RunOptions) -> Result<()> {
     let mut sigusr2 = signal(SignalKind::user_defined2()).context("installing SIGUSR2 handler")?;
 
     let loaded = Loaded::read(&options.config)?;
+    // Health first: pools answer from members known to be up, and a taken-over fast path keeps
+    // the previous agent's answers until these are known.
+    let (checker, mut health_changes) = Checker::new();
+    let checker = Arc::new(checker);
+    let targets = loaded.traffic.targets();
+    if !targets.is_empty() {
+        checker.set_targets(targets.iter().cloned());
+        let limit = first_round_limit(&targets);
+        if !checker.first_round(std::time::Instant::now() + limit).await {
+            log::warn!(
+                "not every health check reported within {limit:?}; members not checked yet \
+                 count as up"
+            );
+        }
+    }
     let mut refresher = Refresher::new(Upstreams::new(loaded.config.server.upstream.clone()));
     refresher.set_targets(
         Upstreams::new(loaded.config.server.upstream.clone()),
@@ -63,12 +83,17 @@ pub async fn run(options: RunOptions) -> Result<()> {
     }
     let Ready {
         config,
-        served,
-        answers,
-        skipped,
+        service,
         base,
         published,
-    } = loaded.ready(refresher.answers().clone());
+        traffic,
+    } = loaded.ready(refresher.answers().clone(), |t| checker.state(t));
+    let Service {
+        responder,
+        answers,
+        steered_answers,
+        skipped,
+    } = service;
     let mut server = config.server.clone();
     server.xdp_mode = options.xdp_mode.unwrap_or(config.server.xdp_mode);
     for skip in &skipped {
@@ -81,11 +106,7 @@ pub async fn run(options: RunOptions) -> Result<()> {
         Some(m) => Some(metrics::bind(m.listen).await?),
         None => None,
     };
-    let responder = SharedResponder::new(Responder::with_answers(
-        served,
-        &answers,
-        server.edns_payload,
-    ));
+    let responder = SharedResponder::new(responder);
 
     let dataplane = match server.xdp_mode {
         XdpAttachMode::Off => None,
@@ -94,13 +115,21 @@ pub async fn run(options: RunOptions) -> Result<()> {
                 .interface
                 .as_deref()
                 .expect("validated: interface is set unless xdp_mode is off");
-            Some(start_dataplane(&answers, &server, interface, mode, &options.pin_dir).await?)
+            Some(start_dataplane(
+                &answers,
+                &view_prefixes(traffic.views()),
+                &server,
+                interface,
+                mode,
+                &options.pin_dir,
+            )?)
         }
     };
     let query_stats = Arc::new(QueryStats::default());
     let metrics = metrics_listener.map(|listener| {
         let pin_dir = dataplane.as_ref().map(|_| options.pin_dir.clone());
         let metrics = Arc::new(Metrics::new(pin_dir, query_stats.clone()));
+        metrics.set_health_source(health_source(checker.clone()));
         tokio::spawn(metrics::serve(listener, metrics.clone()));
         metrics
     });
@@ -116,8 +145,9 @@ pub async fn run(options: RunOptions) -> Result<()> {
         .map(|a| a.to_string())
         .collect();
     println!(
-        "dns-xdp: serving {} zone(s), {} fast-path answers, fallback on {}; {}",
+        "dns-xdp: serving {} zone(s) and {} pool(s), {} fast-path answers, fallback on {}; {}",
         config.zones.len(),
+        traffic.pools(),
         answers.len(),
         listening.join(", "),
         match &dataplane {
@@ -135,6 +165,9 @@ pub async fn run(options: RunOptions) -> Result<()> {
         base,
         published,
         metrics,
+        traffic,
+        checker,
+        steered_answers,
     };
     agent.record_publication();
     let serve = listeners.serve(responder, query_stats);
@@ -184,6 +217,7 @@ pub async fn run(options: RunOptions) -> Result<()> {
                     loading = Some(agent.start_loading(refresher.answers()));
                 }
             }
+            Some(change) = health_changes.recv() => agent.health_changed(change, &mut health_changes),
             _ = sleep_until(due), if due.is_some() => refresher.start_due(),
             lookup = refresher.next_finished() => {
                 refresher.finish(lookup);
@@ -211,6 +245,7 @@ struct Loaded {
     /// As the zone files have them.
     zones: Vec<Zone>,
     aliases: Vec<Alias>,
+    traffic: Traffic,
 }
 
 /// The zones and aliases a serving agent keeps to publish again when an upstream answer of an
@@ -220,16 +255,47 @@ struct Base {
     aliases: Vec<Alias>,
 }
 
-/// A [`Loaded`] with its aliases flattened into the zones, ready to put in service.
+/// A [`Loaded`] with its aliases flattened into the zones and its pools' answers computed,
+/// ready to put in service.
 struct Ready {
     config: Config,
-    /// The zones as served: with the aliases' addresses.
-    served: Vec<Zone>,
-    answers: AnswerSet,
-    skipped: Vec<Skipped>,
+    service: Service,
     base: Option<Base>,
-    /// The upstream answers `served` holds, by target.
+    /// The upstream answers the zones hold, by target.
     published: HashMap<Name, Flattened>,
+    traffic: Traffic,
+}
+
+/// What one publication puts in service, rendered once for both paths.
+struct Service {
+    /// The fallback's: the zones (aliases flattened, pools' placeholders in), the pools'
+    /// answers.
+    responder: Responder,
+    /// The fast path's: the zones' and the pools' answers.
+    answers: AnswerSet,
+    /// The pools' entries of `answers` alone, which health changes update in place.
+    steered_answers: AnswerSet,
+    /// What the fast path leaves to the fallback.
+    skipped: Vec<Skipped>,
+}
+
+impl Service {
+    /// Renders `zones` with `traffic`'s pools as last computed. The zones' fast-path answers
+    /// are rendered before the pools' names get their placeholders, which they must not hold.
+    fn build(mut zones: Vec<Zone>, traffic: &Traffic, edns_payload: u16) -> Self {
+        let (mut answers, mut skipped) = AnswerSet::from_zones(&zones);
+        traffic.insert_placeholders(&mut zones);
+        let responder = Responder::with_answers(zones, &answers, edns_payload)
+            .with_steered(Arc::new(traffic.steered()));
+        skipped.extend(traffic.fast_path_into(&mut answers));
+        let (steered_answers, _) = traffic.fast_path();
+        Self {
+            responder,
+            answers,
+            steered_answers,
+            skipped,
+        }
+    }
 }
 
 impl Loaded {
@@ -238,10 +304,16 @@ impl Loaded {
         let zones = load_zones(&config, config_path)?;
         let aliases = alias::plan(&config.alias_sources(), &zones)
             .map_err(|e| anyhow!("config file {}: {e}", config_path.display()))?;
+        let traffic = Traffic::load(config.traffic(config_path)?)
+            .map_err(|e| anyhow!("config file {}: {e}", config_path.display()))?;
+        traffic
+            .check_zones(&zones)
+            .map_err(|e| anyhow!("config file {}: {e}", config_path.display()))?;
         Ok(Self {
             config,
             zones,
             aliases,
+            traffic,
         })
     }
 
@@ -251,8 +323,12 @@ impl Loaded {
     }
 
     /// Flattens the aliases into the zones with `upstream`, the last good answers by target,
-    /// and renders the fast path's answers.
-    fn ready(self, mut upstream: HashMap<Name, Flattened>) -> Ready {
+    /// computes the pools' answers with `health`, and renders both paths' answers.
+    fn ready(
+        mut self,
+        mut upstream: HashMap<Name, Flattened>,
+        health: impl Fn(&Target) -> Option<HealthState>,
+    ) -> Ready {
         let targets = self.upstream_targets();
         upstream.retain(|target, _| targets.contains(target));
         let base = (!targets.is_empty()).then(|| Base {
@@ -260,14 +336,14 @@ impl Loaded {
             aliases: self.aliases.clone(),
         });
         let served = alias::flatten(self.zones, &self.aliases, &upstream);
-        let (answers, skipped) = AnswerSet::from_zones(&served);
+        self.traffic.recompute(health);
+        let service = Service::build(served, &self.traffic, self.config.server.edns_payload);
         Ready {
             config: self.config,
-            served,
-            answers,
-            skipped,
+            service,
             base,
             published: upstream,
+            traffic: self.traffic,
         }
     }
 }
@@ -324,6 +400,10 @@ struct Running {
     /// The upstream answers of ALIAS targets being served, by target.
     published: HashMap<Name, Flattened>,
     metrics: Option<Arc<Metrics>>,
+    traffic: Traffic,
+    checker: Arc<Checker>,
+    /// The pools' entries live in the fast path.
+    steered_answers: AnswerSet,
 }
 
 impl Running {
@@ -336,7 +416,12 @@ impl Running {
         );
         let path = self.config_path.clone();
         let upstream = upstream.clone();
-        tokio::task::spawn_blocking(move || Ok(Loaded::read(&path)?.ready(upstream)))
+        let checker = self.checker.clone();
+        // Members kept from the running config keep their health; new ones count as up until
+        // checked (the checker starts on them once the reload is in service).
+        tokio::task::spawn_blocking(move || {
+            Ok(Loaded::read(&path)?.ready(upstream, |t| checker.state(t)))
+        })
     }
 
     fn finish_reload(&mut self, loaded: Result<Ready>, refresher: &mut Refresher) {
@@ -361,11 +446,16 @@ impl Running {
         for change in needs_restart(&self.server, self.cli_xdp_mode, &new.config.server) {
             log::warn!("reload: {change} needs a restart; the running agent keeps the old value");
         }
-        let fast_path =
-            self.put_in_service(new.served, &new.answers, new.config.server.edns_payload)?;
-        for skip in &new.skipped {
+        for skip in &new.service.skipped {
             log::info!("{skip}");
         }
+        let fast_path = self.put_in_service(
+            new.service,
+            Some(new.traffic.views()),
+            new.config.server.edns_payload,
+        )?;
+        self.traffic = new.traffic;
+        self.checker.set_targets(self.traffic.targets());
         let targets = new
             .base
             .as_ref()
@@ -396,12 +486,11 @@ impl Running {
         }
         // Copying and rendering large zones takes a while: keep this worker's other tasks
         // moving (the agent runs on the multi-threaded runtime).
-        let (served, answers) = tokio::task::block_in_place(|| {
+        let service = tokio::task::block_in_place(|| {
             let served = alias::flatten(base.zones.clone(), &base.aliases, &current);
-            let (answers, _) = AnswerSet::from_zones(&served);
-            (served, answers)
+            Service::build(served, &self.traffic, self.server.edns_payload)
         });
-        match self.put_in_service(served, &answers, self.server.edns_payload) {
+        match self.put_in_service(service, None, self.server.edns_payload) {
             Ok(fast_path) => {
                 self.published = current;
                 println!("dns-xdp: ALIAS answers changed: {fast_path}");
@@ -415,24 +504,32 @@ impl Running {
         }
     }
 
-    /// Puts zones in service: first the fast path (one generation flip), then the fallback
-    /// (one pointer swap). If the fast path refuses them, neither changes. Returns what the
-    /// fast path now serves, for the log.
+    /// Puts a service in service: first the fast path (one generation flip, then the client
+    /// views when they changed), then the fallback (one pointer swap). If the fast path refuses
+    /// the answers, neither changes. Returns what the fast path now serves, for the log.
     fn put_in_service(
         &mut self,
-        zones: Vec<Zone>,
-        answers: &AnswerSet,
+        service: Service,
+        views: Option<&Views>,
         edns_payload: u16,
     ) -> Result<String> {
+        let answers = &service.answers;
         let fast_path = match &mut self.dataplane {
             None => "XDP off".to_string(),
             Some(dataplane) => {
                 dataplane.set_edns_payload(edns_payload);
                 match dataplane.publish(answers) {
-                    Ok(generation) => format!(
-                        "{} fast-path answers published (generation {generation})",
-                        answers.len()
-                    ),
+                    Ok(generation) => {
+                        if let Some(views) = views {
+                            dataplane
+                                .publish_views(&view_prefixes(views))
+                                .context("publishing the client views")?;
+                        }
+                        format!(
+                            "{} fast-path answers published (generation {generation})",
+                            answers.len()
+                        )
+                    }
                     Err(e) => {
                         dataplane.set_edns_payload(self.server.edns_payload);
                         let hint = match e {
@@ -450,11 +547,74 @@ impl Running {
                 }
             }
         };
-        self.responder
-            .replace(Responder::with_answers(zones, answers, edns_payload));
+        self.responder.replace(service.responder);
+        self.steered_answers = service.steered_answers;
         self.server.edns_payload = edns_payload;
         self.record_publication();
         Ok(fast_path)
+    }
+
+    /// Recomputes the pools after health changes (`first` and whatever else is queued) and
+    /// puts the answers that changed in service: in place in the fast path, entry by entry,
+    /// and as a new pool table in the fallback. The zones are not touched.
+    fn health_changed(
+        &mut self,
+        first: HealthChange,
+        queued: &mut UnboundedReceiver<HealthChange>,
+    ) {
+        let mut changes = vec![first];
+        while let Ok(change) = queued.try_recv() {
+            changes.push(change);
+        }
+        // A change queued for a target a reload has since dropped means nothing now.
+        let targets: HashSet<Target> = self.traffic.targets().into_iter().collect();
+        changes.retain(|c| targets.contains(&c.target));
+        if changes.is_empty() {
+            return;
+        }
+        let checker = self.checker.clone();
+        let lines = self.traffic.recompute_with(&checker);
+        if lines.is_empty() {
+            return;
+        }
+        let because: Vec<String> = changes
+            .iter()
+            .map(|c| format!("{} went {:?} ({})", c.target, c.new, c.reason))
+            .collect();
+        let started = std::time::Instant::now();
+        let (steered_answers, _) = self.traffic.fast_path();
+        let fast_path = match &mut self.dataplane {
+            Some(dataplane) => {
+                match dataplane.update_answers(&self.steered_answers, &steered_answers) {
+                    Ok(updated) => format!(
+                        "{} fast-path entries written, {} deleted",
+                        updated.written, updated.deleted
+                    ),
+                    Err(e) => {
+                        log::error!(
+                            "updating the pools' answers in the fast path failed part way: {e}; \
+                         reload (SIGHUP or `dns-xdp reload`) to publish every answer afresh"
+                        );
+                        "fast path not updated".to_string()
+                    }
+                }
+            }
+            None => "XDP off".to_string(),
+        };
+        let current = self.responder.current();
+        self.responder
+            .replace(current.with_steered(Arc::new(self.traffic.steered())));
+        self.steered_answers = steered_answers;
+        self.record_publication();
+        for line in &lines {
+            log::info!("steering: {line}");
+        }
+        log::info!(
+            "steering: {} answer change(s) published in {:?} ({fast_path}) because {}",
+            lines.len(),
+            started.elapsed(),
+            because.join("; ")
+        );
     }
 
     /// Tells the metrics endpoint what is now served.
@@ -525,8 +685,9 @@ fn needs_restart(
     changes
 }
 
-async fn start_dataplane(
+fn start_dataplane(
     answers: &AnswerSet,
+    views: &[ViewPrefix],
     server: &ServerConfig,
     interface: &str,
     mode: XdpAttachMode,
@@ -547,19 +708,22 @@ async fn start_dataplane(
     dataplane.serve_addresses(served)?;
     let (attached, generation) = match dataplane.inherited_generation() {
         // A dead agent's program is answering from its maps: replace the program first, so the
-        // fast path never stops, and its answers only once this agent may change them.
+        // fast path never stops, then its answers with ours (computed after every health
+        // check reported, so they are as good as the previous agent's).
         Some(inherited) => {
             let attached = dataplane.attach(interface, mode)?;
             log::info!(
-                "took over the fast path on {interface}: answering from the previous agent's \
-                 generation {inherited} until this agent publishes"
+                "took over the fast path on {interface}, which answered from the previous \
+                 agent's generation {inherited} until now"
             );
-            ready_to_replace_inherited_answers().await;
-            (attached, dataplane.publish(answers)?)
+            let generation = dataplane.publish(answers)?;
+            dataplane.publish_views(views)?;
+            (attached, generation)
         }
         // Answers go in before the program is attached, so the first query already hits.
         None => {
             let generation = dataplane.publish(answers)?;
+            dataplane.publish_views(views)?;
             (dataplane.attach(interface, mode)?, generation)
         }
     };
@@ -575,14 +739,52 @@ async fn start_dataplane(
     Ok((dataplane, how))
 }
 
-/// Returns when this agent may replace the answers a taken-over fast path serves (those of
-/// the agent before it). The fast path keeps answering from them until then.
-///
-/// Today's answers come from the config and the zones alone, loaded before the dataplane
-/// starts, so there is nothing to wait for. Answers that depend on health checks must wait
-/// here for every check's first report (or its timeout): the previous agent's answers, made
-/// with health it knew, are better than answers made with none.
-async fn ready_to_replace_inherited_answers() {}
+/// The client views as the kernel's trie holds them.
+fn view_prefixes(views: &Views) -> Vec<ViewPrefix> {
+    views
+        .prefixes()
+        .into_iter()
+        .map(|p| ViewPrefix {
+            addr: p.prefix.addr(),
+            prefix_len: p.prefix.prefix_len(),
+            view: p.view,
+        })
+        .collect()
+}
+
+/// How long the agent waits at start for every health check's first result: the first
+/// check of each target starts within a second (see `health`), then takes up to its timeout.
+fn first_round_limit(targets: &[Target]) -> Duration {
+    let slowest = targets
+        .iter()
+        .map(|t| t.spec.timeout())
+        .max()
+        .unwrap_or_default();
+    Duration::from_secs(1) + slowest + Duration::from_millis(500)
+}
+
+/// The checker's state for the metrics endpoint, read at each scrape.
+fn health_source(checker: Arc<Checker>) -> crate::metrics::HealthSource {
+    Box::new(move || {
+        let targets = checker
+            .snapshot()
+            .into_iter()
+            .map(|status| TargetHealth {
+                target: SocketAddr::new(status.target.address, status.target.spec.port())
+                    .to_string(),
+                check: status.target.spec.name().to_string(),
+                up: match status.state {
+                    HealthState::Up => Some(true),
+                    HealthState::Down => Some(false),
+                    HealthState::Unknown => None,
+                },
+                latency: status.last_result.as_ref().map(|r| r.latency),
+                last_check: status.last_check,
+            })
+            .collect();
+        (targets, checker.liveness())
+    })
+}
 
 /// The pid of a serving agent, written to `--pid-file` and removed when the agent stops.
 struct PidFile {

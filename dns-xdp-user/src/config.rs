@@ -1,14 +1,21 @@
 //! The agent's TOML configuration.
 
 use std::{
+    collections::HashMap,
     net::SocketAddr,
     path::{Path, PathBuf},
+    sync::Arc,
 };
 
 use hickory_proto::rr::Name;
 use serde::Deserialize;
 
-use crate::{dataplane::XdpAttachMode, response::DEFAULT_EDNS_PAYLOAD};
+use crate::{
+    dataplane::XdpAttachMode,
+    health::{resolve_checks, CheckConfig, CheckSpec},
+    response::DEFAULT_EDNS_PAYLOAD,
+    steering::{self, GeoConfig, PoolConfig, RegionConfig, Steering},
+};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
@@ -38,6 +45,23 @@ pub struct Config {
     pub aliases: Vec<AliasConfig>,
     /// The Prometheus endpoint; off without a `[metrics]` section.
     pub metrics: Option<MetricsConfig>,
+    /// Health checks, by name, for the pools' members.
+    #[serde(rename = "check", default)]
+    pub checks: Vec<CheckConfig>,
+    #[serde(default)]
+    pub geo: GeoConfig,
+    #[serde(rename = "region", default)]
+    pub regions: Vec<RegionConfig>,
+    #[serde(rename = "pool", default)]
+    pub pools: Vec<PoolConfig>,
+}
+
+/// The traffic-steering part of a config, validated: health checks by name, regions and pools.
+#[derive(Debug, Clone)]
+pub struct TrafficConfig {
+    pub checks: HashMap<String, Arc<CheckSpec>>,
+    /// With the geo database's path resolved against the config file's directory.
+    pub steering: Steering,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
@@ -244,7 +268,30 @@ impl Config {
                 "[server] upstream {bad} has port 0; DNS resolvers listen on port 53"
             )));
         }
+        self.traffic(path)?;
         Ok(())
+    }
+
+    /// The health checks, regions and pools, validated against each other and the zones. Reads
+    /// the checks' CA files (but not the geo database, which the agent loads).
+    pub fn traffic(&self, path: &Path) -> Result<TrafficConfig, ConfigError> {
+        let invalid = |message: String| ConfigError::Invalid {
+            path: path.to_path_buf(),
+            message,
+        };
+        let base = path.parent().unwrap_or(Path::new("."));
+        let checks = resolve_checks(&self.checks, base).map_err(|e| invalid(e.to_string()))?;
+        let names: Vec<&str> = checks.keys().map(String::as_str).collect();
+        let origins: Vec<Name> = self
+            .zones
+            .iter()
+            .map(|z| parse_origin(&z.origin).expect("validated before"))
+            .collect();
+        let mut steering =
+            steering::validate(&self.geo, &self.regions, &self.pools, &origins, &names)
+                .map_err(|e| invalid(e.to_string()))?;
+        steering.database = steering.database.map(|db| base.join(db));
+        Ok(TrafficConfig { checks, steering })
     }
 
     /// The aliases with their names parsed, in config order.

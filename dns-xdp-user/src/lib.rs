@@ -23,4 +23,5 @@ pub mod steered;
 pub mod steering;
 pub mod stop;
 pub mod takeover;
+pub mod traffic;
 pub mod zone;

@@ -1,7 +1,11 @@
 //! The `[geo]`, `[[region]]` and `[[pool]]` sections as written in the config file, and their
 //! validation into the [`Steering`] model the engine and the views work from.
 
-use std::{collections::HashMap, net::IpAddr, path::PathBuf};
+use std::{
+    collections::{HashMap, HashSet},
+    net::IpAddr,
+    path::PathBuf,
+};
 
 use hickory_proto::rr::{Name, RecordType};
 use serde::Deserialize;
@@ -328,17 +332,16 @@ pub fn validate(
 ) -> Result<Steering, SteeringConfigError> {
     let regions = validate_regions(geo, regions)?;
     let views: HashMap<&str, u8> = regions.iter().map(|r| (r.name.as_str(), r.view)).collect();
-    let mut seen: Vec<(Name, RecordType)> = Vec::new();
+    let mut seen: HashSet<(Name, RecordType)> = HashSet::with_capacity(pools.len());
     let pools = pools
         .iter()
         .map(|pool| {
             let pool = validate_pool(pool, &views, zones, checks)?;
-            if seen.contains(&(pool.name.clone(), pool.rtype)) {
+            if !seen.insert((pool.name.clone(), pool.rtype)) {
                 return Err(Error::DuplicatePool {
                     pool: pool_label(&pool.name.to_string(), pool.rtype),
                 });
             }
-            seen.push((pool.name.clone(), pool.rtype));
             Ok(pool)
         })
         .collect::<Result<_, _>>()?;
