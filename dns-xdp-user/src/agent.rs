@@ -49,7 +49,21 @@ pub struct RunOptions {
     pub pid_file: Option<PathBuf>,
 }
 
-pub async fn run(options: RunOptions) -> Result<()> {
+/// How a serving agent ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Ended {
+    /// SIGINT or SIGTERM: the fast path detached, the pins removed.
+    Stopped,
+    /// SIGUSR2: the fast path left attached and pinned for the next agent to take over.
+    HandedOver,
+}
+
+/// The exit status of an agent that handed over (EX_TEMPFAIL: come back, the work goes on), so
+/// a service manager can start the next one (`RestartForceExitStatus=75`) and not restart one
+/// that was stopped.
+pub const HANDOVER_EXIT_STATUS: u8 = 75;
+
+pub async fn run(options: RunOptions) -> Result<Ended> {
     // First of all: SIGHUP's default action would kill an agent that is still starting up.
     // One that arrives now is kept and handled as a reload once the agent serves.
     let mut sighup = signal(SignalKind::hangup()).context("installing SIGHUP handler")?;
@@ -233,10 +247,11 @@ pub async fn run(options: RunOptions) -> Result<()> {
             "dns-xdp: stopped; the fast path stays attached and answering for the next agent to \
              take over"
         );
+        Ok(Ended::HandedOver)
     } else {
         println!("dns-xdp: stopped");
+        Ok(Ended::Stopped)
     }
-    Ok(())
 }
 
 /// Everything read from the config file and the zone files.

@@ -175,7 +175,10 @@ fn run(command: Command) -> Result<()> {
             }));
             // A reload may still be reading zones; that only reads files, so don't wait for it.
             runtime.shutdown_background();
-            result
+            if let agent::Ended::HandedOver = result? {
+                std::process::exit(agent::HANDOVER_EXIT_STATUS.into());
+            }
+            Ok(())
         }
         Command::Reload { pid_file } => {
             let pid = agent::signal_reload(&pid_file)?;
