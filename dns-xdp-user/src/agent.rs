@@ -23,7 +23,7 @@ use tokio::{
 use crate::{
     alias::{self, refresh::Refresher, upstream::Upstreams, Alias, Flattened},
     answers::{AnswerSet, Skipped},
-    config::{Config, ServerConfig},
+    config::{Config, ServerConfig, ZoneSource},
     dataplane::{Attached, Dataplane, DataplaneError, ViewPrefix, XdpAttachMode},
     health::{Checker, HealthChange, HealthState, Target},
     local_addrs::served_addresses,
@@ -33,7 +33,7 @@ use crate::{
     server::{Listeners, SharedResponder},
     steering::Views,
     traffic::Traffic,
-    zone::{Name, Zone},
+    zone::{Name, Zone, ZoneError},
 };
 
 /// How long the agent waits at start for the first answers of ALIAS targets outside our zones
@@ -317,6 +317,12 @@ impl Loaded {
     fn read(config_path: &Path) -> Result<Self> {
         let config = Config::load(config_path)?;
         let zones = load_zones(&config, config_path)?;
+        Self::with_zones(config, zones, config_path)
+    }
+
+    /// Checks the rest of `config` against its loaded `zones` as a start or a reload does:
+    /// the aliases resolve, the geo database opens, no pool contradicts the zones' data.
+    fn with_zones(config: Config, zones: Vec<Zone>, config_path: &Path) -> Result<Self> {
         let aliases = alias::plan(&config.alias_sources(), &zones)
             .map_err(|e| anyhow!("config file {}: {e}", config_path.display()))?;
         let traffic = Traffic::load(config.traffic(config_path)?)
@@ -384,14 +390,39 @@ async fn sleep_until(due: Option<std::time::Instant>) {
 fn load_zones(config: &Config, config_path: &Path) -> Result<Vec<Zone>> {
     let mut zones = Vec::new();
     let mut errors = Vec::new();
-    for source in config.zone_sources(config_path) {
-        match Zone::load(&source.origin, &source.file) {
+    for (source, loaded) in read_zones(config, config_path) {
+        match loaded {
             Ok(zone) => zones.push(zone),
-            Err(e) => errors.push(format!("loading zone {}: {e}", source.origin)),
+            Err(e) => errors.push((source, e)),
         }
     }
-    match errors.as_slice() {
-        [] => Ok(zones),
+    zone_errors(&errors)?;
+    Ok(zones)
+}
+
+/// Reads each zone of `config`, in config order, with its own result.
+pub(crate) fn read_zones(
+    config: &Config,
+    config_path: &Path,
+) -> Vec<(ZoneSource, Result<Zone, ZoneError>)> {
+    config
+        .zone_sources(config_path)
+        .into_iter()
+        .map(|source| {
+            let loaded = Zone::load(&source.origin, &source.file);
+            (source, loaded)
+        })
+        .collect()
+}
+
+/// One error naming every zone that failed to load; Ok if none did.
+pub(crate) fn zone_errors(failed: &[(ZoneSource, ZoneError)]) -> Result<()> {
+    let all: Vec<String> = failed
+        .iter()
+        .map(|(source, e)| format!("loading zone {}: {e}", source.origin))
+        .collect();
+    match all.as_slice() {
+        [] => Ok(()),
         [one] => bail!("{one}"),
         all => bail!(
             "{} zones failed to load:\n  {}",
@@ -399,6 +430,12 @@ fn load_zones(config: &Config, config_path: &Path) -> Result<Vec<Zone>> {
             all.join("\n  ")
         ),
     }
+}
+
+/// What a start would refuse in `config` beyond the config file and the zone files themselves,
+/// as the agent checks it: aliases, the geo database, pools against the zones' data.
+pub(crate) fn check_with_zones(config: Config, zones: Vec<Zone>, config_path: &Path) -> Result<()> {
+    Loaded::with_zones(config, zones, config_path).map(drop)
 }
 
 /// A serving agent's state, as far as a reload changes it.

@@ -54,6 +54,18 @@ pub struct Config {
     pub regions: Vec<RegionConfig>,
     #[serde(rename = "pool", default)]
     pub pools: Vec<PoolConfig>,
+    /// Declares a migration under way, for `dns-xdp check`; the agent serves the same either way.
+    #[serde(default)]
+    pub migration: MigrationConfig,
+}
+
+/// `[migration]`: names are about to move to new addresses or another provider, so
+/// `dns-xdp check` flags TTLs that would make the move slow to take effect and to roll back.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MigrationConfig {
+    #[serde(default)]
+    pub active: bool,
 }
 
 /// The traffic-steering part of a config, validated: health checks by name, regions and pools.

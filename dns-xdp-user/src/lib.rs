@@ -9,6 +9,7 @@ pub mod dataplane;
 pub mod dnssec;
 pub mod ebpf;
 pub mod health;
+pub mod lint;
 pub mod local_addrs;
 pub mod maps_dump;
 pub mod metrics;
