@@ -1,6 +1,6 @@
 //! `dns-xdp maps dump`: the pinned maps of a running agent decoded as DNS — the answers with
-//! their names, types, views, generations and records; the live generation; the addresses
-//! answered for; the counters by name. What bpftool shows as fields, read as a DNS operator
+//! their names, types, views, variants, generations and records; the client views as CIDR →
+//! view; the live generation; the addresses answered for; the counters by name. What bpftool shows as fields, read as a DNS operator
 //! reads it, with every entry checked the way the XDP program relies on it (name hash, record
 //! count, checksum).
 //!
@@ -12,7 +12,7 @@ use std::{
     path::Path,
 };
 
-use aya::maps::{Array, HashMap, Map, MapData, MapError};
+use aya::maps::{lpm_trie::LpmTrie, Array, HashMap, Map, MapData, MapError};
 use dns_xdp_common::{
     addresses::ServedAddr,
     answer::{
@@ -20,6 +20,7 @@ use dns_xdp_common::{
     },
     map_names,
     publish::PublishState,
+    views::{ViewKey, ViewValue, V4_MAPPED_PREFIX_LEN},
 };
 use hickory_proto::{
     rr::Name,
@@ -65,6 +66,7 @@ pub const DUMPS: &[(&str, DumpFn)] = &[
     (map_names::PUBLISH, dump_publish),
     (map_names::ADDRESSES, dump_addresses),
     (map_names::COUNTERS, dump_counters),
+    (map_names::VIEWS, dump_views),
     (map_names::ANSWERS, dump_answers),
 ];
 
@@ -235,6 +237,13 @@ pub struct AnswerEntry {
     #[serde(rename = "type")]
     pub qtype: String,
     pub view: u32,
+    /// Which of its view's variants this entry is (0 always exists).
+    pub variant: u32,
+    /// How many variants the view has; a query gets one at random. Read from variant 0.
+    pub variants: u32,
+    /// The answer depends on the client's view: the program looks the view up. Read from view
+    /// 0, variant 0.
+    pub per_view: bool,
     pub generation: u32,
     /// Of the live generation: queries are answered from it.
     pub live: bool,
@@ -314,10 +323,21 @@ pub fn decode_answer(key: &AnswerKey, value: &AnswerValue, live_generation: u32)
             Err(e) => problems.push(format!("answer bytes: {e}")),
         }
     }
+    if value.variants == 0 {
+        problems.push("variants is 0; every view has at least variant 0".to_string());
+    } else if key.variant >= value.variants {
+        problems.push(format!(
+            "variant {} of a view with {} variant(s): no query picks it",
+            key.variant, value.variants
+        ));
+    }
     AnswerEntry {
         name,
         qtype: type_name(key.qtype),
         view: u32::from(key.view),
+        variant: u32::from(key.variant),
+        variants: u32::from(value.variants),
+        per_view: value.per_view != 0,
         generation: key.generation,
         live: key.generation == live_generation && live_generation != 0,
         ttl,
@@ -348,14 +368,16 @@ fn dump_answers(dir: &Path) -> Result<MapDump, DumpError> {
         }
     }
     entries.sort_by(|a, b| {
-        (!a.live, &a.name, &a.qtype, a.view, a.generation).cmp(&(
+        (!a.live, &a.name, &a.qtype, a.view, a.generation, a.variant).cmp(&(
             !b.live,
             &b.name,
             &b.qtype,
             b.view,
             b.generation,
+            b.variant,
         ))
     });
+    check_variants(&mut entries);
     let live_count = entries.iter().filter(|e| e.live).count();
     let mut text = format!(
         "{name}: {} entries ({live_count} live, {} stale), room for {capacity}\n",
@@ -371,15 +393,22 @@ fn dump_answers(dir: &Path) -> Result<MapDump, DumpError> {
         .min(32);
     for e in &entries {
         let ttl = e.ttl.map_or("-".to_string(), |t| t.to_string());
+        let records = if e.records.is_empty() {
+            "(no answer: the query passes up)".to_string()
+        } else {
+            e.records.join(" ")
+        };
         let _ = writeln!(
             text,
-            "  {:width$}  {:<4}  view {}  gen {} {:<5}  ttl {ttl:<6}  {}",
+            "  {:width$}  {:<4}  view {:<3} variant {:<5} {:<8}  gen {} {:<5}  ttl {ttl:<6}  \
+             {records}",
             e.name,
             e.qtype,
             e.view,
+            format!("{}/{}", e.variant, e.variants),
+            if e.per_view { "per-view" } else { "" },
             e.generation,
             if e.live { "live" } else { "stale" },
-            e.records.join(" ")
         );
         for problem in &e.problems {
             let _ = writeln!(text, "    ! {problem}");
@@ -390,6 +419,153 @@ fn dump_answers(dir: &Path) -> Result<MapDump, DumpError> {
         text,
         json: serde_json::json!({ "capacity": capacity, "entries": json(&entries) }),
     })
+}
+
+/// Adds a problem to each variant 0 whose view lacks some of the variants it announces: a query
+/// that picks a missing one passes up. `entries` are sorted with each view's variants together.
+fn check_variants(entries: &mut [AnswerEntry]) {
+    let group = |e: &AnswerEntry| (e.name.clone(), e.qtype.clone(), e.view, e.generation);
+    let mut start = 0;
+    while start < entries.len() {
+        let key = group(&entries[start]);
+        let end = start
+            + entries[start..]
+                .iter()
+                .take_while(|e| group(e) == key)
+                .count();
+        let present: Vec<u32> = entries[start..end].iter().map(|e| e.variant).collect();
+        if let Some(first) = entries[start..end].iter_mut().find(|e| e.variant == 0) {
+            let missing: Vec<String> = (1..first.variants)
+                .filter(|v| !present.contains(v))
+                .map(|v| v.to_string())
+                .collect();
+            if !missing.is_empty() {
+                first.problems.push(format!(
+                    "announces {} variants, but variant(s) {} have no entry: queries that \
+                     pick them pass up",
+                    first.variants,
+                    missing.join(", ")
+                ));
+            }
+        }
+        start = end;
+    }
+}
+
+/// One prefix of a client-view trie.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct ViewEntry {
+    /// CIDR notation; IPv4 prefixes as IPv4 (the trie holds them as `::ffff:a.b.c.d/96+n`).
+    pub prefix: String,
+    pub view: u8,
+    /// What is wrong with the key; empty when sound.
+    pub problems: Vec<String>,
+}
+
+/// Decodes one trie entry: `key` as stored (IPv4 mapped), `value` its view.
+pub fn decode_view(key: &ViewKey, value: &ViewValue) -> ViewEntry {
+    let mut problems = Vec::new();
+    let v4 = Ipv6Addr::from(key.addr).to_ipv4_mapped();
+    let (addr, prefix_len) = match v4 {
+        Some(v4) if key.prefix_len >= V4_MAPPED_PREFIX_LEN => {
+            (IpAddr::V4(v4), key.prefix_len - V4_MAPPED_PREFIX_LEN)
+        }
+        _ => (IpAddr::V6(Ipv6Addr::from(key.addr)), key.prefix_len),
+    };
+    let max = if addr.is_ipv4() { 32 } else { 128 };
+    if prefix_len > max {
+        problems.push(format!(
+            "prefix length {} is longer than the address ({} bits stored)",
+            prefix_len, key.prefix_len
+        ));
+    } else if ViewKey::new(addr, prefix_len as u8).map(|k| k.addr) != Some(key.addr) {
+        // The kernel matches the first prefix_len bits only, but a second key for the same
+        // prefix could then exist with another view.
+        problems.push("bits past the prefix length are set".to_string());
+    }
+    ViewEntry {
+        prefix: format!("{addr}/{prefix_len}"),
+        view: value.view,
+        problems,
+    }
+}
+
+/// Reads the client-view trie pinned as `name`: every prefix with its view, IPv4 first, each
+/// family in address order.
+pub fn read_views(dir: &Path, name: &'static str) -> Result<Vec<ViewEntry>, DumpError> {
+    let map_err = |source| DumpError::Map { name, source };
+    let trie: LpmTrie<MapData, [u8; 16], ViewValue> =
+        LpmTrie::try_from(open(dir, name)?).map_err(map_err)?;
+    let mut entries = Vec::new();
+    for item in trie.iter() {
+        match item {
+            Ok((key, value)) => {
+                let key = ViewKey {
+                    prefix_len: key.prefix_len(),
+                    addr: key.data(),
+                };
+                entries.push((key, decode_view(&key, &value)));
+            }
+            // Deleted by a publication between listing and reading.
+            Err(MapError::KeyNotFound) => {}
+            Err(source) => return Err(map_err(source)),
+        }
+    }
+    // Mapped IPv4 (::ffff:0:0/96) sorts after most IPv6; show IPv4 first.
+    entries.sort_by_key(|(key, _)| {
+        let v4 = Ipv6Addr::from(key.addr).to_ipv4_mapped().is_some();
+        (!v4, key.addr, key.prefix_len)
+    });
+    Ok(entries.into_iter().map(|(_, entry)| entry).collect())
+}
+
+/// The dump of one client-view trie.
+fn views_dump(dir: &Path, name: &'static str) -> Result<MapDump, DumpError> {
+    let entries = read_views(dir, name)?;
+    let mut per_view: std::collections::BTreeMap<u8, usize> = Default::default();
+    for e in &entries {
+        *per_view.entry(e.view).or_default() += 1;
+    }
+    let counts: Vec<String> = per_view
+        .iter()
+        .map(|(view, n)| format!("view {view}: {n}"))
+        .collect();
+    let mut text = format!(
+        "{name}: {} client prefix(es){}{}\n",
+        entries.len(),
+        if counts.is_empty() { "" } else { "; " },
+        counts.join(", ")
+    );
+    if entries.is_empty() {
+        text.push_str("  every client gets view 0\n");
+    }
+    let width = entries
+        .iter()
+        .map(|e| e.prefix.len())
+        .max()
+        .unwrap_or(0)
+        .min(43);
+    for e in &entries {
+        let _ = writeln!(text, "  {:width$}  view {}", e.prefix, e.view);
+        for problem in &e.problems {
+            let _ = writeln!(text, "    ! {problem}");
+        }
+    }
+    Ok(MapDump {
+        map: name,
+        text,
+        json: serde_json::json!({
+            "prefixes": json(&entries),
+            "per_view": per_view
+                .iter()
+                .map(|(view, n)| (view.to_string(), serde_json::Value::from(*n)))
+                .collect::<serde_json::Map<_, _>>(),
+        }),
+    })
+}
+
+fn dump_views(dir: &Path) -> Result<MapDump, DumpError> {
+    views_dump(dir, map_names::VIEWS)
 }
 
 /// A record of an answer section as the fast path sends it.
@@ -539,6 +715,9 @@ mod tests {
                 name: "www.example.com.".to_string(),
                 qtype: "A".to_string(),
                 view: 0,
+                variant: 0,
+                variants: 1,
+                per_view: false,
                 generation: 3,
                 live: true,
                 ttl: Some(120),
@@ -586,6 +765,110 @@ mod tests {
         let decoded = decode_answer(&key, &no_name, 3);
         assert_eq!(decoded.name, "?");
         assert!(decoded.problems[0].contains("name length 0"));
+    }
+
+    fn ips(list: &[&str]) -> Vec<IpAddr> {
+        list.iter().map(|a| a.parse().unwrap()).collect()
+    }
+
+    /// A weighted pool with two variants in view 0 and one in view 2 (view 1 NODATA), decoded
+    /// and sorted as `dump_answers` does.
+    fn steered_entries() -> Vec<(AnswerKey, AnswerValue)> {
+        let mut set = AnswerSet::default();
+        set.add_steered(
+            &ZoneName::from_ascii("app.example.com.").unwrap(),
+            hickory_proto::rr::RecordType::A,
+            60,
+            true,
+            &[
+                Some(vec![ips(&["192.0.2.1"]), ips(&["192.0.2.2", "192.0.2.3"])]),
+                None,
+                Some(vec![ips(&["198.51.100.1"])]),
+            ],
+        )
+        .unwrap();
+        let mut entries: Vec<_> = set.iter().map(|a| (a.key(5), a.value())).collect();
+        entries.sort_by_key(|(k, _)| (k.view, k.variant));
+        entries
+    }
+
+    #[test]
+    fn views_and_variants_of_steered_answers() {
+        let decoded: Vec<AnswerEntry> = steered_entries()
+            .iter()
+            .map(|(k, v)| decode_answer(k, v, 5))
+            .collect();
+        let layout: Vec<_> = decoded
+            .iter()
+            .map(|e| (e.view, e.variant, e.variants, e.per_view, e.records.len()))
+            .collect();
+        assert_eq!(
+            layout,
+            [(0, 0, 2, true, 1), (0, 1, 2, true, 2), (2, 0, 1, true, 1)]
+        );
+        assert!(decoded.iter().all(|e| e.problems.is_empty()), "{decoded:?}");
+
+        // A variant the view does not announce, and a view without variants.
+        let (mut key, mut value) = steered_entries()[2];
+        key.variant = 1;
+        let problems = decode_answer(&key, &value, 5).problems;
+        assert!(
+            problems[0].contains("variant 1 of a view with 1"),
+            "{problems:?}"
+        );
+        value.variants = 0;
+        let problems = decode_answer(&key, &value, 5).problems;
+        assert!(problems[0].contains("variants is 0"), "{problems:?}");
+
+        // Variant 1 missing: variant 0 says so.
+        let mut entries: Vec<AnswerEntry> = steered_entries()
+            .iter()
+            .filter(|(k, _)| (k.view, k.variant) != (0, 1))
+            .map(|(k, v)| decode_answer(k, v, 5))
+            .collect();
+        check_variants(&mut entries);
+        assert!(
+            entries[0].problems[0].contains("variant(s) 1 have no entry"),
+            "{:?}",
+            entries[0].problems
+        );
+        assert!(entries[1].problems.is_empty());
+    }
+
+    #[test]
+    fn view_prefixes_as_cidrs() {
+        let entry = |addr: &str, len: u8, view: u8| {
+            let key = ViewKey::new(addr.parse().unwrap(), len).unwrap();
+            decode_view(&key, &ViewValue::new(view))
+        };
+        assert_eq!(
+            entry("198.51.100.0", 25, 1),
+            ViewEntry {
+                prefix: "198.51.100.0/25".to_string(),
+                view: 1,
+                problems: vec![],
+            }
+        );
+        assert_eq!(entry("2001:db8:100::", 48, 2).prefix, "2001:db8:100::/48");
+        assert_eq!(entry("0.0.0.0", 0, 3).prefix, "0.0.0.0/0");
+        assert_eq!(entry("::", 0, 3).prefix, "::/0");
+        // ::ffff:0:0/96 itself (every IPv4 address) reads as IPv4's /0.
+        let all_v4 = ViewKey {
+            prefix_len: 96,
+            addr: ViewKey::new("0.0.0.0".parse().unwrap(), 0).unwrap().addr,
+        };
+        assert_eq!(decode_view(&all_v4, &ViewValue::new(1)).prefix, "0.0.0.0/0");
+
+        let mut unmasked = ViewKey::new("203.0.113.0".parse().unwrap(), 24).unwrap();
+        unmasked.addr[15] = 7;
+        let decoded = decode_view(&unmasked, &ViewValue::new(1));
+        assert_eq!(decoded.prefix, "203.0.113.7/24");
+        assert!(decoded.problems[0].contains("past the prefix length"));
+        let too_long = ViewKey {
+            prefix_len: 129,
+            addr: [0; 16],
+        };
+        assert!(decode_view(&too_long, &ViewValue::new(1)).problems[0].contains("longer"));
     }
 
     #[test]
@@ -661,7 +944,11 @@ mod tests {
     fn map_names_with_or_without_prefix() {
         let dir = Path::new("/nonexistent-dns-xdp-pins");
         let e = dump(dir, Some("answer")).err().unwrap();
-        assert!(e.to_string().contains("dns_publish, dns_addresses"), "{e}");
+        assert!(
+            e.to_string()
+                .contains("dns_publish, dns_addresses, dns_counters, dns_views, dns_answers"),
+            "{e}"
+        );
         let e = dump(dir, Some("answers")).err().unwrap();
         assert!(
             matches!(

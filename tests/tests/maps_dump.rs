@@ -154,3 +154,108 @@ fn stats_watch_refreshes_with_rates() {
     assert_eq!(last[0], "3", "{text}");
     assert!(last[1].parse::<f64>().is_ok(), "a rate: {last:?}");
 }
+
+#[test]
+fn maps_dump_shows_client_views_and_variants() {
+    if !require_root("maps_dump_shows_client_views_and_variants") {
+        return;
+    }
+    let topology = Topology::create("dumpviews").expect("topology");
+    let zone = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/example.com.zone");
+    let config = format!(
+        "[server]\ninterface = \"{interface}\"\nxdp_mode = \"native\"\n\
+         listen = [\"{v4}:53\"]\n\n\
+         [[zone]]\norigin = \"example.com.\"\nfile = \"{zone}\"\n\n\
+         [[region]]\nname = \"eu\"\ncidrs = [\"198.51.100.0/25\", \"2001:db8:100::/48\"]\n\n\
+         [[region]]\nname = \"na\"\ncidrs = [\"198.51.100.128/25\"]\n\n\
+         [[pool]]\nname = \"geo.example.com.\"\ntype = \"A\"\npolicy = \"geo\"\n\
+         default_region = \"na\"\n\
+         [[pool.member]]\naddress = \"192.0.2.31\"\nregion = \"eu\"\n\
+         [[pool.member]]\naddress = \"192.0.2.32\"\nregion = \"na\"\n\n\
+         [[pool]]\nname = \"lb.example.com.\"\ntype = \"A\"\npolicy = \"weighted\"\n\
+         [[pool.member]]\naddress = \"192.0.2.41\"\nweight = 1\n\
+         [[pool.member]]\naddress = \"192.0.2.42\"\nweight = 1\n",
+        interface = topology.server_if,
+        v4 = topology.server_v4,
+        zone = zone.display(),
+    );
+    let agent = Agent::start_with_config(&topology, &config).expect("agent starts");
+
+    let json: serde_json::Value =
+        serde_json::from_str(&maps_dump(&agent.pin_dir, &["--json", "views"])).expect("JSON");
+    let prefixes: Vec<(String, u64)> = json["dns_views"]["prefixes"]
+        .as_array()
+        .expect("prefixes")
+        .iter()
+        .map(|p| {
+            assert_eq!(p["problems"], serde_json::json!([]), "{p}");
+            (
+                p["prefix"].as_str().unwrap().to_string(),
+                p["view"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        prefixes,
+        [
+            ("198.51.100.0/25".to_string(), 1),
+            ("198.51.100.128/25".to_string(), 2),
+            ("2001:db8:100::/48".to_string(), 1),
+        ],
+        "{json}"
+    );
+    let text = maps_dump(&agent.pin_dir, &["dns_views"]);
+    assert!(
+        text.starts_with("dns_views: 3 client prefix(es); view 1: 2, view 2: 1\n"),
+        "{text}"
+    );
+    assert!(
+        text.lines()
+            .any(|l| l.trim_start().starts_with("198.51.100.128/25") && l.ends_with("view 2")),
+        "{text}"
+    );
+
+    let json: serde_json::Value =
+        serde_json::from_str(&maps_dump(&agent.pin_dir, &["--json", "answers"])).expect("JSON");
+    let entries = json["dns_answers"]["entries"].as_array().expect("entries");
+    // Of the A entries.
+    let layout = |name: &str| -> Vec<(u64, u64, u64, bool)> {
+        entries
+            .iter()
+            .filter(|e| e["name"] == name && e["type"] == "A")
+            .map(|e| {
+                assert_eq!(e["problems"], serde_json::json!([]), "{e}");
+                (
+                    e["view"].as_u64().unwrap(),
+                    e["variant"].as_u64().unwrap(),
+                    e["variants"].as_u64().unwrap(),
+                    e["per_view"].as_bool().unwrap(),
+                )
+            })
+            .collect()
+    };
+    // The geo pool: view 0 (the default region, na), eu and na; one variant each.
+    assert_eq!(
+        layout("geo.example.com."),
+        [(0, 0, 1, true), (1, 0, 1, true), (2, 0, 1, true)]
+    );
+    // Weighted 1:1: two variants of view 0, one address each.
+    let lb = layout("lb.example.com.");
+    assert!(
+        lb.len() >= 2
+            && lb
+                .iter()
+                .all(|&(view, _, n, per_view)| view == 0 && n as usize == lb.len() && !per_view),
+        "{lb:?}"
+    );
+    assert_eq!(layout("www.example.com."), [(0, 0, 1, false)]);
+
+    let text = maps_dump(&agent.pin_dir, &["answers"]);
+    let geo_eu = text
+        .lines()
+        .find(|l| l.trim_start().starts_with("geo.example.com.") && l.contains("view 1 "))
+        .unwrap_or_else(|| panic!("geo view 1 in:\n{text}"));
+    for part in ["variant 0/1", "per-view", "192.0.2.31"] {
+        assert!(geo_eu.contains(part), "{part:?} in {geo_eu:?}");
+    }
+}
