@@ -12,6 +12,31 @@ use hickory_proto::rr::Name;
 struct Cli {
     #[command(subcommand)]
     command: Command,
+    /// Log lines as text or as one JSON object each (for log shippers). Which lines: the
+    /// RUST_LOG filter, by default dns-xdp's own state changes (info) and others' warnings.
+    #[arg(long, global = true, value_enum, default_value = "text")]
+    log_format: LogFormat,
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum LogFormat {
+    Text,
+    Json,
+}
+
+/// Structured logs to stderr. Quiet by default: dns-xdp logs what changes (start, reload,
+/// health, steering) and nothing per query.
+fn init_logging(format: LogFormat) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn,dns_xdp_user=info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    // `init` also routes the `log` records of dns-xdp's modules and its dependencies here.
+    match format {
+        LogFormat::Text => builder.init(),
+        LogFormat::Json => builder.json().init(),
+    }
 }
 
 #[derive(Subcommand)]
@@ -146,8 +171,9 @@ impl From<Mode> for XdpAttachMode {
 }
 
 fn main() -> ExitCode {
-    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info")).init();
-    match run(Cli::parse().command) {
+    let cli = Cli::parse();
+    init_logging(cli.log_format);
+    match run(cli.command) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("Error: {}", agent::describe_error(&e));
