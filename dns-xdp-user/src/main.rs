@@ -95,6 +95,10 @@ enum Command {
         interval: Duration,
         #[arg(long, default_value = PIN_DIR)]
         pin_dir: PathBuf,
+        /// Also show the fallback's queries, health, publications and zone serials from the
+        /// agent's metrics endpoint (`[metrics] listen`, e.g. 127.0.0.1:9153).
+        #[arg(long)]
+        metrics: Option<std::net::SocketAddr>,
     },
     /// Inspect the running agent's pinned BPF maps.
     Maps {
@@ -229,11 +233,12 @@ fn run(command: Command) -> Result<()> {
             watch,
             interval,
             pin_dir,
+            metrics,
         } => {
             if watch {
-                stats::watch(&pin_dir, interval)
+                stats::watch(&pin_dir, interval, metrics)
             } else {
-                stats::print(&pin_dir, json)
+                stats::print(&pin_dir, json, metrics)
             }
         }
         Command::Maps {
