@@ -624,48 +624,44 @@ impl Running {
         if changes.is_empty() {
             return;
         }
+        let started = std::time::Instant::now();
         let checker = self.checker.clone();
-        let lines = self.traffic.recompute_with(&checker);
-        if lines.is_empty() {
+        let Some(republished) = self.traffic.republish(
+            |t| checker.state(t),
+            self.dataplane.as_mut(),
+            &self.responder,
+            &mut self.steered_answers,
+        ) else {
             return;
-        }
+        };
+        let took = started.elapsed();
+        self.record_publication();
+        let fast_path = match republished.fast_path {
+            Some(Ok(updated)) => format!(
+                "{} fast-path entries written, {} deleted",
+                updated.written, updated.deleted
+            ),
+            Some(Err(e)) => {
+                log::error!(
+                    "updating the pools' answers in the fast path failed part way: {e}; reload \
+                     (SIGHUP or `dns-xdp reload`) to publish every answer afresh"
+                );
+                "fast path not updated".to_string()
+            }
+            None => "XDP off".to_string(),
+        };
         let because: Vec<String> = changes
             .iter()
             .map(|c| format!("{} went {:?} ({})", c.target, c.new, c.reason))
             .collect();
-        let started = std::time::Instant::now();
-        let (steered_answers, _) = self.traffic.fast_path();
-        let fast_path = match &mut self.dataplane {
-            Some(dataplane) => {
-                match dataplane.update_answers(&self.steered_answers, &steered_answers) {
-                    Ok(updated) => format!(
-                        "{} fast-path entries written, {} deleted",
-                        updated.written, updated.deleted
-                    ),
-                    Err(e) => {
-                        log::error!(
-                            "updating the pools' answers in the fast path failed part way: {e}; \
-                         reload (SIGHUP or `dns-xdp reload`) to publish every answer afresh"
-                        );
-                        "fast path not updated".to_string()
-                    }
-                }
-            }
-            None => "XDP off".to_string(),
-        };
-        let current = self.responder.current();
-        self.responder
-            .replace(current.with_steered(Arc::new(self.traffic.steered())));
-        self.steered_answers = steered_answers;
-        self.record_publication();
-        for line in &lines {
-            log::info!("steering: {line}");
+        for line in &republished.lines {
+            tracing::info!(change = %line, because = %because.join("; "), "steering: answer changed");
         }
-        log::info!(
-            "steering: {} answer change(s) published in {:?} ({fast_path}) because {}",
-            lines.len(),
-            started.elapsed(),
-            because.join("; ")
+        tracing::info!(
+            changes = republished.lines.len(),
+            took = ?took,
+            fast_path = %fast_path,
+            "steering: published"
         );
     }
 

@@ -16,6 +16,31 @@ use hickory_proto::rr::Name;
 struct Cli {
     #[command(subcommand)]
     command: Command,
+    /// Log lines as text or as one JSON object each (for log shippers). Which lines: the
+    /// RUST_LOG filter, by default dns-xdp's own state changes (info) and others' warnings.
+    #[arg(long, global = true, value_enum, default_value = "text")]
+    log_format: LogFormat,
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum LogFormat {
+    Text,
+    Json,
+}
+
+/// Structured logs to stderr. Quiet by default: dns-xdp logs what changes (start, reload,
+/// health, steering) and nothing per query.
+fn init_logging(format: LogFormat) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn,dns_xdp_user=info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    // `init` also routes the `log` records of dns-xdp's modules and its dependencies here.
+    match format {
+        LogFormat::Text => builder.init(),
+        LogFormat::Json => builder.json().init(),
+    }
 }
 
 #[derive(Subcommand)]
@@ -74,6 +99,10 @@ enum Command {
         interval: Duration,
         #[arg(long, default_value = PIN_DIR)]
         pin_dir: PathBuf,
+        /// Also show the fallback's queries, health, publications and zone serials from the
+        /// agent's metrics endpoint (`[metrics] listen`, e.g. 127.0.0.1:9153).
+        #[arg(long)]
+        metrics: Option<std::net::SocketAddr>,
     },
     /// Inspect the running agent's pinned BPF maps.
     Maps {
@@ -164,17 +193,17 @@ impl From<Mode> for XdpAttachMode {
 }
 
 fn main() -> ExitCode {
-    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info")).init();
-    let command = Cli::parse().command;
+    let cli = Cli::parse();
+    init_logging(cli.log_format);
     if let Command::Check {
         config,
         json,
         allow,
-    } = &command
+    } = &cli.command
     {
         return check(config, *json, allow);
     }
-    match run(command) {
+    match run(cli.command) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("Error: {}", agent::describe_error(&e));
@@ -254,11 +283,12 @@ fn run(command: Command) -> Result<()> {
             watch,
             interval,
             pin_dir,
+            metrics,
         } => {
             if watch {
-                stats::watch(&pin_dir, interval)
+                stats::watch(&pin_dir, interval, metrics)
             } else {
-                stats::print(&pin_dir, json)
+                stats::print(&pin_dir, json, metrics)
             }
         }
         Command::Maps {

@@ -1,19 +1,22 @@
 //! `dns-xdp stats`: the fast-path counters of a running agent, read from its pinned map; with
-//! `--watch`, refreshed in the terminal with the rate of each.
+//! `--watch`, refreshed in the terminal with the rate of each. With `--metrics ADDR` also what
+//! only the agent knows (fallback queries, health, publications, zone serials), read from its
+//! Prometheus endpoint: the same figures as the metrics, in a terminal.
 
 use std::{
     fmt::Write as _,
-    io::{self, IsTerminal, Write as _},
+    io::{self, IsTerminal, Read as _, Write as _},
+    net::{SocketAddr, TcpStream},
     path::Path,
     thread,
-    time::{Duration, Instant},
+    time::{Duration, Instant, SystemTime},
 };
 
 use anyhow::{Context, Result};
 
 use crate::dataplane::Counters;
 
-pub fn print(pin_dir: &Path, json: bool) -> Result<()> {
+pub fn print(pin_dir: &Path, json: bool, metrics: Option<SocketAddr>) -> Result<()> {
     let counters = Counters::read_pinned(pin_dir).with_context(|| {
         format!(
             "reading the counters pinned in {}: is `dns-xdp run` running with XDP on (and are you \
@@ -22,7 +25,161 @@ pub fn print(pin_dir: &Path, json: bool) -> Result<()> {
         )
     })?;
     print!("{}", render(&counters, json));
+    if let Some(addr) = metrics {
+        if !json {
+            println!();
+        }
+        print!("{}", agent_status(addr, json)?);
+    }
     Ok(())
+}
+
+/// The agent's own figures from its metrics endpoint at `addr`, as text (or JSON: the samples
+/// by metric name).
+pub fn agent_status(addr: SocketAddr, json: bool) -> Result<String> {
+    let text = scrape(addr).with_context(|| {
+        format!(
+            "reading http://{addr}/metrics: is the agent running with `[metrics] listen = \
+             \"{addr}\"`?"
+        )
+    })?;
+    let samples = parse_exposition(&text);
+    Ok(if json {
+        let map: serde_json::Map<String, serde_json::Value> = samples
+            .iter()
+            .map(|(name, labels, value)| {
+                let key = if labels.is_empty() {
+                    name.clone()
+                } else {
+                    format!("{name}{{{labels}}}")
+                };
+                (key, (*value).into())
+            })
+            .collect();
+        format!("{}\n", serde_json::Value::Object(map))
+    } else {
+        render_status(&samples, SystemTime::now())
+    })
+}
+
+/// One GET of `/metrics`, HTTP/1.1, the body returned.
+fn scrape(addr: SocketAddr) -> io::Result<String> {
+    let mut stream = TcpStream::connect_timeout(&addr, Duration::from_secs(2))?;
+    stream.set_read_timeout(Some(Duration::from_secs(5)))?;
+    write!(
+        stream,
+        "GET /metrics HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
+    )?;
+    let mut reply = String::new();
+    stream.read_to_string(&mut reply)?;
+    let (head, body) = reply
+        .split_once("\r\n\r\n")
+        .ok_or_else(|| io::Error::other("not an HTTP reply"))?;
+    if !head.starts_with("HTTP/1.1 200") {
+        return Err(io::Error::other(
+            head.lines().next().unwrap_or_default().to_string(),
+        ));
+    }
+    Ok(body.to_string())
+}
+
+/// (name, labels as written, value) of each sample line.
+fn parse_exposition(text: &str) -> Vec<(String, String, f64)> {
+    text.lines()
+        .filter(|line| !line.starts_with('#') && !line.trim().is_empty())
+        .filter_map(|line| {
+            let (series, value) = line.rsplit_once(' ')?;
+            let value: f64 = value.parse().ok()?;
+            let (name, labels) = match series.split_once('{') {
+                Some((name, rest)) => (name, rest.strip_suffix('}')?),
+                None => (series, ""),
+            };
+            Some((name.to_string(), labels.to_string(), value))
+        })
+        .collect()
+}
+
+/// The value of label `key` in `labels` (`a="x",b="y"`).
+fn label<'a>(labels: &'a str, key: &str) -> &'a str {
+    labels
+        .split("\",")
+        .find_map(|pair| pair.strip_prefix(&format!("{key}=\"")))
+        .map_or("", |v| v.trim_end_matches('"'))
+}
+
+fn render_status(samples: &[(String, String, f64)], now: SystemTime) -> String {
+    let now = now
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .map_or(0.0, |d| d.as_secs_f64());
+    let ago = |at: f64| format!("{:.0}s ago", (now - at).max(0.0));
+    fn of<'a>(
+        samples: &'a [(String, String, f64)],
+        name: &'a str,
+    ) -> impl Iterator<Item = &'a (String, String, f64)> + 'a {
+        samples.iter().filter(move |(n, _, _)| n == name)
+    }
+    let mut text = String::new();
+    let mut section = |title: &str, lines: Vec<String>| {
+        let _ = writeln!(text, "{title}");
+        if lines.is_empty() {
+            let _ = writeln!(text, "  (none)");
+        }
+        for line in lines {
+            let _ = writeln!(text, "  {line}");
+        }
+    };
+    section(
+        "fallback responses (transport, rcode)",
+        of(samples, "dns_xdp_fallback_responses_total")
+            .map(|(_, l, v)| format!("{:<4} {:<9} {v}", label(l, "transport"), label(l, "rcode")))
+            .collect(),
+    );
+    section(
+        "fallback queries (transport, type)",
+        of(samples, "dns_xdp_fallback_queries_total")
+            .map(|(_, l, v)| format!("{:<4} {:<9} {v}", label(l, "transport"), label(l, "qtype")))
+            .collect(),
+    );
+    let mut health = Vec::new();
+    for (_, labels, up) in of(samples, "dns_xdp_health_up") {
+        let same = |name: &str| {
+            of(samples, name)
+                .find(|(_, l, _)| l == labels)
+                .map(|(_, _, v)| *v)
+        };
+        let latency = same("dns_xdp_health_check_duration_seconds")
+            .map_or(String::new(), |s| format!(", {:.1} ms", s * 1e3));
+        let checked = same("dns_xdp_health_last_check_timestamp_seconds")
+            .map_or(String::new(), |at| format!(", checked {}", ago(at)));
+        health.push(format!(
+            "{} ({}): {}{latency}{checked}",
+            label(labels, "target"),
+            label(labels, "check"),
+            if *up == 1.0 { "up" } else { "DOWN" }
+        ));
+    }
+    if let Some((_, _, at)) = of(
+        samples,
+        "dns_xdp_health_checker_last_activity_timestamp_seconds",
+    )
+    .next()
+    {
+        health.push(format!("checker last probed {}", ago(*at)));
+    }
+    section("health", health);
+    let mut published = Vec::new();
+    if let Some((_, _, generation)) = of(samples, "dns_xdp_publish_generation").next() {
+        published.push(format!("fast-path generation {generation}"));
+    }
+    if let Some((_, _, at)) = of(samples, "dns_xdp_last_publish_timestamp_seconds").next() {
+        published.push(format!("last published {}", ago(*at)));
+    }
+    published.extend(
+        of(samples, "dns_xdp_zone_serial")
+            .map(|(_, l, v)| format!("zone {} serial {v}", label(l, "zone"))),
+    );
+    section("published", published);
+    text
 }
 
 pub fn render(counters: &Counters, json: bool) -> String {
@@ -48,7 +205,7 @@ pub fn render(counters: &Counters, json: bool) -> String {
 /// Prints the counters every `interval` with their rates over the last interval, until
 /// interrupted. The map is opened afresh each time, so the watch follows an agent that restarts
 /// (or takes over); while none is running it says so and waits.
-pub fn watch(pin_dir: &Path, interval: Duration) -> Result<()> {
+pub fn watch(pin_dir: &Path, interval: Duration, metrics: Option<SocketAddr>) -> Result<()> {
     let terminal = io::stdout().is_terminal();
     let mut previous: Option<(Instant, Counters)> = None;
     loop {
@@ -69,6 +226,11 @@ pub fn watch(pin_dir: &Path, interval: Duration) -> Result<()> {
                     crate::agent::describe_error(&e.into())
                 )
             }
+        };
+        let body = match metrics.map(|addr| agent_status(addr, false)) {
+            Some(Ok(status)) => format!("{body}\n{status}"),
+            Some(Err(e)) => format!("{body}\n{}\n", crate::agent::describe_error(&e)),
+            None => body,
         };
         // Clear the screen and go home; when piped, frames simply follow each other.
         let clear = if terminal { "\x1b[H\x1b[2J" } else { "\n" };
@@ -130,6 +292,33 @@ mod tests {
         let json: serde_json::Value = serde_json::from_str(&render(&c, true)).unwrap();
         assert_eq!(json["answered_v6"], 7);
         assert_eq!(json["pass_miss"], 0);
+    }
+
+    #[test]
+    fn agent_status_from_the_exposition() {
+        let text = "# HELP x\n# TYPE dns_xdp_fallback_responses_total counter\n\
+            dns_xdp_fallback_responses_total{transport=\"udp\",rcode=\"NXDOMAIN\"} 4\n\
+            dns_xdp_health_up{target=\"192.0.2.10:80\",check=\"web\"} 0\n\
+            dns_xdp_health_check_duration_seconds{target=\"192.0.2.10:80\",check=\"web\"} 0.0025\n\
+            dns_xdp_health_last_check_timestamp_seconds{target=\"192.0.2.10:80\",check=\"web\"} 95\n\
+            dns_xdp_publish_generation 3\n\
+            dns_xdp_zone_serial{zone=\"example.com.\"} 7\n";
+        let samples = parse_exposition(text);
+        assert_eq!(samples.len(), 6);
+        let now = SystemTime::UNIX_EPOCH + Duration::from_secs(100);
+        let status = render_status(&samples, now);
+        for want in [
+            "  udp  NXDOMAIN  4",
+            "  192.0.2.10:80 (web): DOWN, 2.5 ms, checked 5s ago",
+            "  fast-path generation 3",
+            "  zone example.com. serial 7",
+        ] {
+            assert!(status.lines().any(|l| l == want), "{want:?} in\n{status}");
+        }
+        assert!(
+            status.contains("fallback queries (transport, type)\n  (none)"),
+            "{status}"
+        );
     }
 
     #[test]

@@ -12,7 +12,9 @@ use hickory_proto::rr::{
 use crate::{
     answers::{AnswerSet, Skipped},
     config::TrafficConfig,
-    health::{Checker, HealthState, Target},
+    dataplane::{Dataplane, DataplaneError, Updated},
+    health::{HealthState, Target},
+    server::SharedResponder,
     steered::{Entry, Steered},
     steering::{self, GeoDatabase, GeoError, Health, PoolAnswer, ViewAnswer, Views},
     zone::{RrSet, Zone},
@@ -30,6 +32,14 @@ pub enum TrafficError {
         rtype: RecordType,
         problem: String,
     },
+}
+
+/// What [`Traffic::republish`] did.
+pub struct Republished {
+    /// One line per changed answer, for the log.
+    pub lines: Vec<String>,
+    /// The fast path's in-place update; None with XDP off.
+    pub fast_path: Option<Result<Updated, DataplaneError>>,
 }
 
 pub struct Traffic {
@@ -171,9 +181,27 @@ impl Traffic {
         changes
     }
 
-    /// [`Traffic::recompute`] with the checker's current states.
-    pub fn recompute_with(&mut self, checker: &Checker) -> Vec<String> {
-        self.recompute(|target| checker.state(target))
+    /// Recomputes every pool with `health` and puts the answers that changed in service: in
+    /// place in the fast path, entry by entry (`live`, the pools' entries it holds, becomes the
+    /// new ones), and as a new pool table in the fallback; the zones are not touched. None when
+    /// no answer changed.
+    pub fn republish(
+        &mut self,
+        health: impl Fn(&Target) -> Option<HealthState>,
+        dataplane: Option<&mut Dataplane>,
+        responder: &SharedResponder,
+        live: &mut AnswerSet,
+    ) -> Option<Republished> {
+        let lines = self.recompute(health);
+        if lines.is_empty() {
+            return None;
+        }
+        let (answers, _) = self.fast_path();
+        let fast_path = dataplane.map(|dataplane| dataplane.update_answers(live, &answers));
+        let current = responder.current();
+        responder.replace(current.with_steered(Arc::new(self.steered())));
+        *live = answers;
+        Some(Republished { lines, fast_path })
     }
 
     /// The pools' answers as the fallback serves them.

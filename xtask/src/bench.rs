@@ -14,6 +14,8 @@ pub enum Which {
     /// The fallback server (XDP off) against Knot DNS and NSD under dnsperf over veth, and the
     /// agent's load time and memory for a zone of a million A records.
     Fallback,
+    /// Publishing one health change that changes 10,000 pools, end to end.
+    Steering,
 }
 
 pub fn bench(which: Which) -> Result<()> {
@@ -23,6 +25,7 @@ pub fn bench(which: Which) -> Result<()> {
     build_ebpf()?;
     let target = match which {
         Which::Xdp => "xdp",
+        Which::Steering => "steering",
         Which::Fallback => {
             // The bench runs the agent binary, which `cargo bench` does not build; an
             // optimised one, to compare with the optimised C servers.

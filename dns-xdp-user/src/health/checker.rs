@@ -318,27 +318,26 @@ impl Shared {
     }
 }
 
+/// One line per state change, with the target, the check and its result as fields.
 fn log_change(target: &Target, old: HealthState, tracker: &Tracker, reason: &str) {
     let new = tracker.state;
-    let level = if new == HealthState::Down {
-        log::Level::Warn
-    } else {
-        log::Level::Info
-    };
-    match old {
-        HealthState::Unknown => {
-            log::log!(level, "health: {target} is {new} (first check): {reason}")
-        }
-        HealthState::Up => log::log!(
-            level,
-            "health: {target} went down after {} failed checks in a row: {reason}",
+    let summary = match old {
+        HealthState::Unknown => format!("health: {target} is {new} (first check)"),
+        HealthState::Up => format!(
+            "health: {target} went down after {} failed checks in a row",
             tracker.failures
         ),
-        HealthState::Down => log::log!(
-            level,
-            "health: {target} is back up after {} successful checks in a row: {reason}",
+        HealthState::Down => format!(
+            "health: {target} is back up after {} successful checks in a row",
             tracker.successes
         ),
+    };
+    let address = target.address;
+    let check = target.spec.name();
+    if new == HealthState::Down {
+        tracing::warn!(%address, check, from = %old, to = %new, result = reason, "{summary}: {reason}");
+    } else {
+        tracing::info!(%address, check, from = %old, to = %new, result = reason, "{summary}: {reason}");
     }
 }
 
