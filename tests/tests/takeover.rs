@@ -190,7 +190,7 @@ fn restart_under_load(tag: &str, restart: Restart) {
         &agent,
         match restart {
             Restart::SameMaps | Restart::HandedOver => {
-                "answering from the previous agent's generation 1"
+                "which answered from the previous agent's generation 1"
             }
             Restart::MoreAnswers => "dns_answers holds 1024 entries, this agent needs 1206",
         },
