@@ -224,7 +224,8 @@ struct Ready {
 impl Loaded {
     fn read(config_path: &Path) -> Result<Self> {
         let config = Config::load(config_path)?;
-        let zones = load_zones(&config, config_path)?;
+        let mut zones = load_zones(&config, config_path)?;
+        crate::dnssec::zones::prepare(&config, config_path, &mut zones)?;
         let aliases = alias::plan(&config.alias_sources(), &zones)
             .map_err(|e| anyhow!("config file {}: {e}", config_path.display()))?;
         Ok(Self {

@@ -38,6 +38,8 @@ pub struct Config {
     pub aliases: Vec<AliasConfig>,
     /// The Prometheus endpoint; off without a `[metrics]` section.
     pub metrics: Option<MetricsConfig>,
+    /// Defaults for zones with DNSSEC on (see [`crate::dnssec::config`]).
+    pub dnssec: Option<crate::dnssec::config::DnssecConfig>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
@@ -79,6 +81,10 @@ pub struct ZoneConfig {
     pub origin: String,
     /// RFC 1035 zone file; relative paths are relative to the config file.
     pub file: PathBuf,
+    /// Sign the zone (DNSSEC); on by default when `key_dir` is set (see [`crate::dnssec::config`]).
+    pub dnssec: Option<bool>,
+    /// The zone's key directory, relative to the config file; default `[dnssec] key_dir`.
+    pub key_dir: Option<PathBuf>,
 }
 
 /// An ALIAS: `name` answers A and AAAA queries with the addresses of `target` (flattened), so
