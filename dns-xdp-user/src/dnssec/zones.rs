@@ -22,6 +22,8 @@ use crate::zone::Zone;
 pub enum SetupError {
     #[error("config file {}: {message}", path.display())]
     Config { path: PathBuf, message: String },
+    #[error("zone {zone} has DNSSEC on, but its key directory {} does not exist; create it and the zone's keys with `dns-xdp keys generate --zone {zone} --dir {}`", dir.display(), dir.display())]
+    NoKeyDir { zone: String, dir: PathBuf },
     #[error("zone {zone} has DNSSEC on, but its keys in {} cannot be used: {source}", dir.display())]
     Keys {
         zone: String,
@@ -58,12 +60,17 @@ pub fn prepare(config: &Config, config_path: &Path, zones: &mut [Zone]) -> Resul
         let Some(zone) = zones.iter_mut().find(|z| z.origin() == &source.origin) else {
             continue;
         };
-        let signer =
-            signer_for(&source.origin, &dir, &signing).map_err(|source| SetupError::Keys {
+        let signer = signer_for(&source.origin, &dir, &signing).map_err(|source| match source {
+            DnssecError::NoKeyDir { .. } => SetupError::NoKeyDir {
+                zone: zone.origin().to_string(),
+                dir: dir.clone(),
+            },
+            source => SetupError::Keys {
                 zone: zone.origin().to_string(),
                 dir: dir.clone(),
                 source: Box::new(source),
-            })?;
+            },
+        })?;
         let ttl = zone
             .rrsets()
             .map(|set| set.ttl)
@@ -230,7 +237,9 @@ mod tests {
             .to_string();
         let dir = s.dir.join("keys").display().to_string();
         assert!(
-            e.contains("example.com.") && e.contains(&dir) && e.contains("dns-xdp keys generate"),
+            e.contains(&format!(
+                "dns-xdp keys generate --zone example.com. --dir {dir}"
+            )),
             "{e}"
         );
         fs::DirBuilder::new()
