@@ -41,7 +41,7 @@ pub const DEFAULT_EDNS_PAYLOAD: u16 = 1232;
 /// UDP payload limit without EDNS (RFC 1035 §4.2.1), and the floor with it (RFC 6891 §6.2.5).
 const MIN_UDP_PAYLOAD: u16 = 512;
 
-/// The Compact Answers OK flag among the EDNS flags (RFC 9824 §4), after DO.
+/// The Compact Answers OK flag among the EDNS flags (RFC 9824 §5.1), after DO.
 const EDNS_FLAG_CO: u16 = 0x4000;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -186,7 +186,7 @@ impl Responder {
         // RFC 6891 §7: a query with OPT gets an OPT back, whatever the outcome.
         let client_payload = request.edns.as_ref().map(Edns::max_payload);
         let dnssec_ok = request.edns.as_ref().is_some_and(|e| e.flags().dnssec_ok);
-        // RFC 9824 §4: CO only means something beside DO, and we echo it to say we know it.
+        // RFC 9824 §5.1: CO only means something beside DO, and we echo it to say we know it.
         let compact_ok = dnssec_ok
             && request
                 .edns
@@ -458,7 +458,7 @@ impl Responder {
 
     fn our_edns(&self, dnssec_ok: bool, compact_ok: bool) -> Edns {
         // Version 0, DO copied from the query (RFC 3225 §3: it MUST be, signed data or not), CO
-        // too (RFC 9824 §4), and no options: EDNS options in the query, DNS COOKIE included,
+        // too (RFC 9824 §5.1), and no options: EDNS options in the query, DNS COOKIE included,
         // are ignored as RFC 7873 §5.2 allows a server without cookies to.
         let mut edns = Edns::new();
         edns.set_max_payload(self.edns_payload)
@@ -609,7 +609,7 @@ struct General {
 struct Signing {
     /// Unix seconds.
     now: u64,
-    /// The query set CO: a nonexistent name gets RCODE NXDOMAIN (RFC 9824 §4).
+    /// The query set CO: a nonexistent name gets RCODE NXDOMAIN (RFC 9824 §5.1).
     compact_ok: bool,
     fresh_until: Option<u64>,
 }
@@ -709,7 +709,7 @@ fn signed(
         Outcome::NxDomain { zone, ref name } => {
             if let Some(signer) = zone.signer() {
                 // RFC 9824 §3.1: the name "exists" with nothing but NXNAME; the RCODE says
-                // NXDOMAIN only to a resolver that asked for it with CO (§4).
+                // NXDOMAIN only to a resolver that asked for it with CO (§5.1).
                 if !signing.compact_ok {
                     response.metadata.response_code = ResponseCode::NoError;
                 }
