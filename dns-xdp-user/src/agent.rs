@@ -322,7 +322,8 @@ impl Loaded {
 
     /// Checks the rest of `config` against its loaded `zones` as a start or a reload does:
     /// the aliases resolve, the geo database opens, no pool contradicts the zones' data.
-    fn with_zones(config: Config, zones: Vec<Zone>, config_path: &Path) -> Result<Self> {
+    fn with_zones(config: Config, mut zones: Vec<Zone>, config_path: &Path) -> Result<Self> {
+        crate::dnssec::zones::prepare(&config, config_path, &mut zones)?;
         let aliases = alias::plan(&config.alias_sources(), &zones)
             .map_err(|e| anyhow!("config file {}: {e}", config_path.display()))?;
         let traffic = Traffic::load(config.traffic(config_path)?)

@@ -57,6 +57,8 @@ pub struct Config {
     /// Declares a migration under way, for `dns-xdp check`; the agent serves the same either way.
     #[serde(default)]
     pub migration: MigrationConfig,
+    /// Defaults for zones with DNSSEC on (see [`crate::dnssec::config`]).
+    pub dnssec: Option<crate::dnssec::config::DnssecConfig>,
 }
 
 /// `[migration]`: names are about to move to new addresses or another provider, so
@@ -115,6 +117,10 @@ pub struct ZoneConfig {
     pub origin: String,
     /// RFC 1035 zone file; relative paths are relative to the config file.
     pub file: PathBuf,
+    /// Sign the zone (DNSSEC); on by default when `key_dir` is set (see [`crate::dnssec::config`]).
+    pub dnssec: Option<bool>,
+    /// The zone's key directory, relative to the config file; default `[dnssec] key_dir`.
+    pub key_dir: Option<PathBuf>,
 }
 
 /// An ALIAS: `name` answers A and AAAA queries with the addresses of `target` (flattened), so

@@ -231,17 +231,16 @@ fn dnssec_off(origin: &Name, zone: &ZoneConfig) -> Option<Finding> {
             .into(),
         fix: format!(
             "Generate keys with `dns-xdp keys generate --zone {origin} --dir <key dir>`, set \
-             dnssec = true in the zone's [[zone]], and give the parent the DS record that \
+             dnssec = true (or key_dir) in the zone's [[zone]], and give the parent the DS record that \
              `dns-xdp keys ds --zone {origin} --dir <key dir>` prints."
         ),
         reference: "RFC 3833 (the threats); RFC 4033 §1 and RFC 4035 (DNSSEC).".into(),
     })
 }
 
-/// Whether the zone is served signed. `[[zone]] dnssec` is not part of the config yet (it is
-/// being added with online signing), so no zone is; this is the one place that will read it.
-fn signed(_zone: &ZoneConfig) -> bool {
-    false
+/// Whether the zone is served signed: `dnssec = true`, or a `key_dir` without `dnssec = false`.
+fn signed(zone: &ZoneConfig) -> bool {
+    zone.dnssec.unwrap_or(zone.key_dir.is_some())
 }
 
 fn high_ttl(pool: &Pool) -> Option<Finding> {
@@ -584,7 +583,7 @@ mod tests {
     const ZONE_CONFIG: &str = "[[zone]]\norigin = \"example.com.\"\nfile = \"x\"\n";
 
     /// Two providers' name servers, so that only the rule under test finds anything (besides
-    /// dnssec-off, which every zone has until zones can be signed).
+    /// dnssec-off: the zones here are unsigned).
     fn two_providers() -> Zone {
         zone(
             "example.com.",
@@ -717,12 +716,21 @@ mod tests {
     }
 
     #[test]
-    fn every_zone_is_unsigned_until_zones_can_be_signed() {
+    fn unsigned_zones_are_found_signed_ones_are_not() {
         let found = run(ZONE_CONFIG, &[two_providers()]);
         assert_eq!(rules(&found), [Rule::DnssecOff]);
         assert!(found[0]
             .fix
             .contains("dns-xdp keys generate --zone example.com."));
+        for signed in ["dnssec = true\n", "key_dir = \"keys\"\n"] {
+            let found = run(&format!("{ZONE_CONFIG}{signed}"), &[two_providers()]);
+            assert!(found.is_empty(), "{signed}: {found:?}");
+        }
+        let off = run(
+            &format!("{ZONE_CONFIG}key_dir = \"keys\"\ndnssec = false\n"),
+            &[two_providers()],
+        );
+        assert_eq!(rules(&off), [Rule::DnssecOff]);
     }
 
     #[test]

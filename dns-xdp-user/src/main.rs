@@ -174,6 +174,28 @@ enum KeysCommand {
         #[arg(long)]
         dir: PathBuf,
     },
+    /// Roll the zone's ZSK by pre-publication, one step at a time: `publish` a new ZSK,
+    /// `activate` it (the old one is retired), `remove` the old one; `status` shows where the
+    /// rollover stands. Reload the agent after each step and wait what the step prints before
+    /// the next; a step out of order is refused.
+    RollZsk {
+        /// The zone, e.g. example.com.
+        #[arg(long)]
+        zone: Name,
+        /// The key directory.
+        #[arg(long)]
+        dir: PathBuf,
+        #[arg(long, value_enum)]
+        step: RollStep,
+    },
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum RollStep {
+    Publish,
+    Activate,
+    Remove,
+    Status,
 }
 
 #[derive(Clone, Copy, clap::ValueEnum)]
@@ -340,6 +362,20 @@ fn run_keys(command: KeysCommand) -> Result<()> {
         KeysCommand::Ds { zone, dir } => {
             let keys = dnssec::KeyDir::open(&dir)?.load(&zone)?;
             print!("{}", dnssec::parent_records(&keys));
+            Ok(())
+        }
+        KeysCommand::RollZsk { zone, dir, step } => {
+            use dnssec::rollover::{roll_zsk, status, Step};
+            let step = match step {
+                RollStep::Publish => Step::Publish,
+                RollStep::Activate => Step::Activate,
+                RollStep::Remove => Step::Remove,
+                RollStep::Status => {
+                    print!("{}", status(&dir, &zone)?);
+                    return Ok(());
+                }
+            };
+            print!("{}", roll_zsk(&dir, &zone, step, dnssec::unix_now())?);
             Ok(())
         }
     }

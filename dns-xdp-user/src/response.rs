@@ -11,15 +11,25 @@
 //! expanded at the closest encloser (RFC 4592); names at or below a zone cut get a referral
 //! with glue; ANY gets one RRset (RFC 8482); NS, MX and SRV answers carry their targets'
 //! addresses in the additional section, and positive answers no NS RRset in the authority.
+//!
+//! DNSSEC: a DO=1 query for a zone with a [`crate::dnssec::Signer`] gets every authoritative
+//! RRset with its RRSIGs, signed on the spot (from the signer's cache): answers, each link of a
+//! CNAME chain, steered answers as chosen, wildcard answers (signed for the query name, RFC
+//! 9824 §3.3), the SOA of negative answers with one NSEC by Compact Denial of Existence (RFC
+//! 9824: NXDOMAIN becomes NOERROR with NXNAME in the NSEC's bitmap, unless the query sets the
+//! CO flag), and in referrals the DS RRset or the NSEC proving there is none. Delegation NS
+//! RRsets and glue stay unsigned (RFC 4035 §2.2). DO=0 queries get what they always got.
 
 use std::{net::IpAddr, sync::Arc};
 
+use hickory_proto::dnssec::rdata::DNSSECRData;
 use hickory_proto::op::{Edns, Header, Message, MessageType, OpCode, Query, ResponseCode};
 use hickory_proto::rr::rdata::opt::{ClientSubnet, EdnsCode, EdnsOption};
 use hickory_proto::rr::{DNSClass, Name, RData, Record, RecordType};
 use hickory_proto::serialize::binary::{BinDecodable, BinDecoder, DecodeError};
 
 use crate::answers::AnswerSet;
+use crate::dnssec::{self, Denial, DnssecError, NXNAME};
 use crate::packet_cache::PacketCache;
 use crate::rendered::Rendered;
 use crate::steered::{Client, Steered};
@@ -30,6 +40,9 @@ pub const DEFAULT_EDNS_PAYLOAD: u16 = 1232;
 
 /// UDP payload limit without EDNS (RFC 1035 §4.2.1), and the floor with it (RFC 6891 §6.2.5).
 const MIN_UDP_PAYLOAD: u16 = 512;
+
+/// The Compact Answers OK flag among the EDNS flags (RFC 9824 §5.1), after DO.
+const EDNS_FLAG_CO: u16 = 0x4000;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Transport {
@@ -45,7 +58,8 @@ pub struct Responder {
     rendered: Arc<Rendered>,
     /// The pools' answers, which replace the placeholder RRsets their names hold in `zones`.
     steered: Arc<Steered>,
-    /// Replies the general path built, for repeated queries; never a steered one.
+    /// Replies the general path built, for repeated queries; never a steered one. Signed
+    /// replies are kept only until their first signature is due for renewal.
     cache: PacketCache,
 }
 
@@ -113,10 +127,14 @@ impl Responder {
         if let Some(reply) = self.cache.get(query, transport) {
             return Some(reply);
         }
-        let (reply, steered) = self.respond_general(query, transport, source)?;
+        let General {
+            reply,
+            steered,
+            fresh_until,
+        } = self.respond_general(query, transport, source)?;
         // A steered reply depends on the client and a random draw, not on the query alone.
         if !steered {
-            self.cache.put(query, transport, &reply);
+            self.cache.put(query, transport, &reply, fresh_until);
         }
         Some(reply)
     }
@@ -130,16 +148,15 @@ impl Responder {
         source: Option<IpAddr>,
     ) -> Option<Vec<u8>> {
         self.respond_general(query, transport, source)
-            .map(|(reply, _)| reply)
+            .map(|general| general.reply)
     }
 
-    /// The reply, and whether a pool's answer is in it.
     fn respond_general(
         &self,
         query: &[u8],
         transport: Transport,
         source: Option<IpAddr>,
-    ) -> Option<(Vec<u8>, bool)> {
+    ) -> Option<General> {
         let header = Header::read(&mut BinDecoder::new(query)).ok()?;
         // Never answer a response: that invites reflection loops between servers.
         if header.message_type == MessageType::Response {
@@ -158,14 +175,25 @@ impl Responder {
                         response.add_query(question);
                     }
                 }
-                return Some((self.encode(response, Vec::new(), None, transport)?, false));
+                return Some(General {
+                    reply: self.encode(response, Vec::new(), None, transport)?,
+                    steered: false,
+                    fresh_until: None,
+                });
             }
         };
 
         // RFC 6891 §7: a query with OPT gets an OPT back, whatever the outcome.
         let client_payload = request.edns.as_ref().map(Edns::max_payload);
-        if let Some(edns) = &request.edns {
-            response.set_edns(self.our_edns(edns.flags().dnssec_ok));
+        let dnssec_ok = request.edns.as_ref().is_some_and(|e| e.flags().dnssec_ok);
+        // RFC 9824 §5.1: CO only means something beside DO, and we echo it to say we know it.
+        let compact_ok = dnssec_ok
+            && request
+                .edns
+                .as_ref()
+                .is_some_and(|e| e.flags().z & EDNS_FLAG_CO != 0);
+        if request.edns.is_some() {
+            response.set_edns(self.our_edns(dnssec_ok, compact_ok));
         }
         if let [question] = request.queries.as_slice() {
             response.add_query(question.clone());
@@ -185,6 +213,11 @@ impl Responder {
         };
         let mut optional = Vec::new();
         let mut scope = None;
+        let mut signing = dnssec_ok.then(|| Signing {
+            now: dnssec::unix_now(),
+            compact_ok,
+            fresh_until: None,
+        });
         if request.edns.as_ref().is_some_and(|edns| edns.version() > 0) {
             // RFC 6891 §6.1.3: we only speak EDNS version 0.
             response.metadata.response_code = ResponseCode::BADVERS;
@@ -193,7 +226,12 @@ impl Responder {
         } else if request.queries.len() != 1 {
             response.metadata.response_code = ResponseCode::FormErr;
         } else {
-            (optional, scope) = self.answer(&mut response, &request.queries[0], &client);
+            (optional, scope) = self.answer(
+                &mut response,
+                &request.queries[0],
+                &client,
+                signing.as_mut(),
+            );
         }
         // RFC 7871 §7.2.1: echo the client's subnet with the scope the answer depends on.
         if let (Some(subnet), Some(edns)) = (subnet, response.edns.as_mut()) {
@@ -201,17 +239,23 @@ impl Responder {
             edns.options_mut().insert(EdnsOption::Subnet(echo));
         }
         let reply = self.encode(response, optional, client_payload, transport)?;
-        Some((reply, scope.is_some()))
+        Some(General {
+            reply,
+            steered: scope.is_some(),
+            fresh_until: signing.and_then(|signing| signing.fresh_until),
+        })
     }
 
     /// Fills in the answer to a well-formed standard query, as RFC 1034 §4.3.2 lays it out and
     /// Knot DNS 3.2 implements it. Returns the optional additional RRsets, which `encode` adds
-    /// only as far as they fit (RFC 2181 §9), and the ECS scope when a pool answered.
+    /// only as far as they fit (RFC 2181 §9), and the ECS scope when a pool answered. With
+    /// `signing` (a DO=1 query), RRsets of signed zones come with their RRSIGs.
     fn answer(
         &self,
         response: &mut Message,
         question: &Query,
         client: &Client,
+        signing: Option<&mut Signing>,
     ) -> (Vec<Vec<Record>>, Option<u8>) {
         let qname = question.name();
         let qtype = question.query_type();
@@ -226,6 +270,11 @@ impl Responder {
             response.metadata.response_code = ResponseCode::Refused;
             return (Vec::new(), None);
         };
+        // RFC 9824 §3.5: NXNAME is a meta-type of compact denial, never asked for.
+        if qtype == NXNAME && zone.signer().is_some() {
+            response.metadata.response_code = ResponseCode::FormErr;
+            return (Vec::new(), None);
+        }
 
         let mut answer = Vec::new();
         let mut scope = None;
@@ -236,10 +285,10 @@ impl Responder {
         response.metadata.authoritative =
             !(answer.is_empty() && matches!(outcome, Outcome::Referral { .. }));
         let mut authority = Vec::new();
-        match outcome {
+        match &outcome {
             Outcome::Answer => {}
-            Outcome::NoData(zone) => authority.push(negative_soa(zone)),
-            Outcome::NxDomain(zone) => {
+            Outcome::NoData { zone, .. } => authority.push(negative_soa(zone)),
+            Outcome::NxDomain { zone, .. } => {
                 // RFC 6604 §2.1: after a CNAME chain, the RCODE is about its last name.
                 response.metadata.response_code = ResponseCode::NXDomain;
                 authority.push(negative_soa(zone));
@@ -254,6 +303,26 @@ impl Responder {
         let referral = matches!(outcome, Outcome::Referral { .. });
         let (required, optional) = additional(&answer, &authority, referral);
 
+        if let Some(signing) = signing {
+            let sections = Sections {
+                answer: &answer,
+                authority: &authority,
+                required: &required,
+                optional: &optional,
+            };
+            return match signed(response, qtype, &outcome, sections, signing) {
+                Ok(optional) => (optional, scope),
+                Err(e) => {
+                    // RFC 4035 §3.1: signed data goes out with its signatures or not at all.
+                    log::error!("cannot sign the answer to {qname} {qtype}: {e}");
+                    response.answers.clear();
+                    response.authorities.clear();
+                    response.additionals.clear();
+                    response.metadata.response_code = ResponseCode::ServFail;
+                    (Vec::new(), None)
+                }
+            };
+        }
         response.add_answers(answer.iter().flat_map(Placed::records));
         response.add_authorities(authority.iter().flat_map(Placed::records));
         response.add_additionals(required.iter().flat_map(Placed::records));
@@ -298,7 +367,7 @@ impl Responder {
                     // RFC 4592 §3.3.1: synthesized with the name looked up as owner.
                     rrsets
                 }
-                Lookup::NxDomain => return Outcome::NxDomain(zone),
+                Lookup::NxDomain => return Outcome::NxDomain { zone, name },
             };
 
             let cname = rrsets.iter().find(|set| set.rtype == RecordType::CNAME);
@@ -360,7 +429,11 @@ impl Responder {
                     });
                     Outcome::Answer
                 }
-                None => Outcome::NoData(zone),
+                None => Outcome::NoData {
+                    zone,
+                    name,
+                    present: rrsets,
+                },
             };
         }
     }
@@ -383,13 +456,16 @@ impl Responder {
         most_specific(name)
     }
 
-    fn our_edns(&self, dnssec_ok: bool) -> Edns {
-        // Version 0, DO copied from the query (RFC 3225 §3: it MUST be, signed data or not) and
-        // no options: EDNS options in the query, DNS COOKIE included, are ignored as RFC 7873
-        // §5.2 allows a server without cookies to.
+    fn our_edns(&self, dnssec_ok: bool, compact_ok: bool) -> Edns {
+        // Version 0, DO copied from the query (RFC 3225 §3: it MUST be, signed data or not), CO
+        // too (RFC 9824 §5.1), and no options: EDNS options in the query, DNS COOKIE included,
+        // are ignored as RFC 7873 §5.2 allows a server without cookies to.
         let mut edns = Edns::new();
         edns.set_max_payload(self.edns_payload)
             .set_dnssec_ok(dnssec_ok);
+        if compact_ok {
+            edns.flags_mut().z |= EDNS_FLAG_CO;
+        }
         edns
     }
 
@@ -459,10 +535,15 @@ enum Outcome<'z> {
     /// Positive: the RRset asked for, or a CNAME chain that stops (leaves our zones, loops, or
     /// reaches `MAX_CNAMES`) before it.
     Answer,
-    /// The last name exists without the type asked for (RFC 2308 §2.2).
-    NoData(&'z Zone),
-    /// The last name does not exist (RFC 2308 §2.1).
-    NxDomain(&'z Zone),
+    /// The last name, `name`, exists without the type asked for (RFC 2308 §2.2); it (or the
+    /// wildcard that stands for it) owns the RRsets `present`.
+    NoData {
+        zone: &'z Zone,
+        name: Name,
+        present: &'z [RrSet],
+    },
+    /// The last name, `name`, does not exist (RFC 2308 §2.1).
+    NxDomain { zone: &'z Zone, name: Name },
     /// The last name is at or below a zone cut whose NS RRset is `ns`.
     Referral { zone: &'z Zone, ns: &'z RrSet },
 }
@@ -512,6 +593,162 @@ fn negative_soa(zone: &Zone) -> Placed<'_> {
         zone,
         ttl,
     }
+}
+
+/// A reply of the general path.
+struct General {
+    reply: Vec<u8>,
+    /// A pool's answer is in it.
+    steered: bool,
+    /// Unix seconds after which the reply must not be sent again: the earliest renewal time of
+    /// its signatures. None for a reply without any.
+    fresh_until: Option<u64>,
+}
+
+/// The state of signing one answer.
+struct Signing {
+    /// Unix seconds.
+    now: u64,
+    /// The query set CO: a nonexistent name gets RCODE NXDOMAIN (RFC 9824 §5.1).
+    compact_ok: bool,
+    fresh_until: Option<u64>,
+}
+
+impl Signing {
+    /// Notes that the answer holds signatures due for renewal at `renew_at`.
+    fn holds(&mut self, renew_at: u64) {
+        self.fresh_until = Some(self.fresh_until.map_or(renew_at, |t| t.min(renew_at)));
+    }
+
+    /// `placed`'s records, followed by their RRSIGs if its zone is signed and it is the zone's
+    /// authoritative data: not a delegation's NS RRset nor glue (RFC 4035 §2.2), which the
+    /// child zone signs, if anyone. DS at a cut is the parent's and signed.
+    fn records(&mut self, placed: &Placed<'_>) -> Result<Vec<Record>, DnssecError> {
+        let mut records: Vec<Record> = placed.records().collect();
+        let Some(signer) = placed.zone.signer() else {
+            return Ok(records);
+        };
+        if placed.set.rtype != RecordType::DS && placed.zone.delegation(&placed.owner).is_some() {
+            return Ok(records);
+        }
+        let rrsigs = signer.sign(&placed.owner, placed.set, self.now)?;
+        self.holds(rrsigs.renew_at());
+        records.extend(rrsigs.records(&placed.owner, placed.ttl));
+        Ok(records)
+    }
+
+    /// Notes the renewal times of the RRSIGs among NSEC `records` from `signer`.
+    fn holds_denial(&mut self, records: &[Record], signer: &dnssec::Signer) {
+        let refresh = signer.config().refresh.as_secs();
+        for record in records {
+            if let RData::DNSSEC(DNSSECRData::RRSIG(rrsig)) = &record.data {
+                // The expiration is a 32-bit serial number (RFC 4034 §3.1.5), later than now.
+                let left = rrsig
+                    .input()
+                    .sig_expiration
+                    .get()
+                    .wrapping_sub(self.now as u32);
+                self.holds((self.now + u64::from(left)).saturating_sub(refresh));
+            }
+        }
+    }
+}
+
+/// The RRsets of an answer, by section.
+struct Sections<'a, 'z> {
+    answer: &'a [Placed<'z>],
+    authority: &'a [Placed<'z>],
+    required: &'a [Placed<'z>],
+    optional: &'a [Placed<'z>],
+}
+
+/// Fills `response` for a DO=1 query: each section's RRsets with their RRSIGs; for a negative
+/// answer from a signed zone, the NSEC of compact denial (RFC 9824); for a referral from one,
+/// the DS RRset or the NSEC proving there is none. Returns the optional additional RRsets,
+/// each with its RRSIGs.
+fn signed(
+    response: &mut Message,
+    qtype: RecordType,
+    outcome: &Outcome<'_>,
+    sections: Sections<'_, '_>,
+    signing: &mut Signing,
+) -> Result<Vec<Vec<Record>>, DnssecError> {
+    for placed in sections.answer {
+        response.add_answers(signing.records(placed)?);
+    }
+    for placed in sections.authority {
+        response.add_authorities(signing.records(placed)?);
+    }
+    match *outcome {
+        Outcome::Answer => {}
+        Outcome::NoData {
+            zone,
+            ref name,
+            present,
+        } => {
+            if let Some(signer) = zone.signer() {
+                let ttl = negative_soa(zone).ttl;
+                let at_cut = zone.delegation(name).is_some_and(|ns| ns.name == *name);
+                let nsec = if qtype == RecordType::DS && at_cut {
+                    // RFC 9824 §3.4: an unsigned delegation's NSEC, as in a referral.
+                    signer.deny_ds(name, ttl, signing.now)?
+                } else {
+                    // A pool whose answer for this client is NODATA leaves its placeholder in
+                    // the zone: the type asked for is the one proven absent.
+                    let types: Vec<RecordType> = present
+                        .iter()
+                        .map(|set| set.rtype)
+                        .filter(|&rtype| rtype != qtype)
+                        .collect();
+                    signer.deny(name, Denial::NoData(&types), ttl, signing.now)?
+                };
+                signing.holds_denial(&nsec, signer);
+                response.add_authorities(nsec);
+            }
+        }
+        Outcome::NxDomain { zone, ref name } => {
+            if let Some(signer) = zone.signer() {
+                // RFC 9824 §3.1: the name "exists" with nothing but NXNAME; the RCODE says
+                // NXDOMAIN only to a resolver that asked for it with CO (§5.1).
+                if !signing.compact_ok {
+                    response.metadata.response_code = ResponseCode::NoError;
+                }
+                let ttl = negative_soa(zone).ttl;
+                let nsec = signer.deny(name, Denial::NxName, ttl, signing.now)?;
+                signing.holds_denial(&nsec, signer);
+                response.add_authorities(nsec);
+            }
+        }
+        Outcome::Referral { zone, ns } => {
+            if let Some(signer) = zone.signer() {
+                match zone.rrset(&ns.name, RecordType::DS) {
+                    Some(ds) => {
+                        let ds = signing.records(&Placed {
+                            owner: ns.name.clone(),
+                            set: ds,
+                            zone,
+                            ttl: ds.ttl,
+                        })?;
+                        response.add_authorities(ds);
+                    }
+                    None => {
+                        let ttl = negative_soa(zone).ttl;
+                        let nsec = signer.deny_ds(&ns.name, ttl, signing.now)?;
+                        signing.holds_denial(&nsec, signer);
+                        response.add_authorities(nsec);
+                    }
+                }
+            }
+        }
+    }
+    for placed in sections.required {
+        response.add_additionals(signing.records(placed)?);
+    }
+    sections
+        .optional
+        .iter()
+        .map(|placed| signing.records(placed))
+        .collect()
 }
 
 /// Additional-section processing as Knot DNS 3.2 does it by default (RFC 1034 §3.7, RFC 1035

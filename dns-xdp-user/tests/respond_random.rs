@@ -7,6 +7,8 @@
 
 mod support;
 
+use dns_xdp_user::response::Responder;
+
 use hickory_proto::{
     op::{Edns, Message, MessageType, OpCode, Query, ResponseCode},
     rr::{rdata::opt::EdnsOption, DNSClass, Name, RecordType},
@@ -237,7 +239,51 @@ fn mutate(rng: &mut Rng, mut message: Vec<u8>, other: &[u8]) -> Vec<u8> {
 fn random_and_mutated_queries_get_well_formed_replies() {
     let seed = env_or("DNS_XDP_RANDOM_SEED", DEFAULT_SEED);
     let cases = env_or("DNS_XDP_RANDOM_CASES", DEFAULT_CASES);
-    let responder = support::responder();
+    let tally = run_cases(&support::responder(), seed, cases);
+    if cases == DEFAULT_CASES {
+        let share = |n: usize| n * 100 / cases;
+        // Percentages about half of what the default seed gives.
+        assert!(share(tally.answered) >= 3, "{tally:?}");
+        assert!(share(tally.negative) >= 5, "{tally:?}");
+        assert!(share(tally.formerr) >= 20, "{tally:?}");
+        assert!(share(tally.other_rcodes) >= 10, "{tally:?}");
+        assert!(share(tally.silent) >= 5, "{tally:?}");
+        assert!(tally.truncated >= 100, "{tally:?}");
+    }
+}
+
+/// The same with both zones signed: a third of the queries set DO, so the signing paths
+/// (RRSIGs, compact denial, DS in referrals) meet odd names, types and sizes. None may fail
+/// to sign (SERVFAIL).
+#[test]
+fn random_queries_to_signed_zones_get_well_formed_replies() {
+    use dns_xdp_user::dnssec::{generate_zone_keys, KeyAlgorithm, Signer, SigningConfig};
+    use std::sync::Arc;
+
+    let seed = env_or("DNS_XDP_RANDOM_SEED", DEFAULT_SEED) ^ 0x5167;
+    let cases = env_or("DNS_XDP_RANDOM_CASES", DEFAULT_CASES) / 2;
+    let dir = std::env::temp_dir().join(format!("dns-xdp-random-keys-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let mut zones = support::zones();
+    for zone in &mut zones {
+        let origin = zone.origin().clone();
+        generate_zone_keys(&dir, &origin, KeyAlgorithm::EcdsaP256Sha256, false, 0).unwrap();
+        let signer = Arc::new(Signer::load(&dir, &origin, SigningConfig::default()).unwrap());
+        for rrset in signer.apex_rrsets() {
+            zone.insert_rrset(rrset.clone());
+        }
+        zone.set_signer(signer);
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
+    let responder = Responder::new(zones, support::EDNS_PAYLOAD);
+    let tally = run_cases(&responder, seed, cases);
+    assert_eq!(tally.servfail, 0, "{tally:?}");
+    // About half of what the default seed gives.
+    assert!(tally.signed * 100 / cases >= 1, "{tally:?}");
+}
+
+/// Runs `cases` seeded inputs through `responder`, checking every reply.
+fn run_cases(responder: &Responder, seed: u64, cases: usize) -> Tally {
     let mut rng = Rng(seed);
     let mut previous = random_message(&mut rng);
     let mut tally = Tally::default();
@@ -261,7 +307,7 @@ fn random_and_mutated_queries_get_well_formed_replies() {
                 input
             }
         };
-        match std::panic::catch_unwind(|| support::check(&responder, &input)) {
+        match std::panic::catch_unwind(|| support::check(responder, &input)) {
             Ok(reply) => tally.add(reply.as_ref()),
             Err(panic) => {
                 eprintln!(
@@ -274,16 +320,7 @@ fn random_and_mutated_queries_get_well_formed_replies() {
     }
     // The inputs must reach every part of the responder, not just its parse errors.
     eprintln!("{cases} cases: {tally:?}");
-    if cases == DEFAULT_CASES {
-        let share = |n: usize| n * 100 / cases;
-        // Percentages about half of what the default seed gives.
-        assert!(share(tally.answered) >= 3, "{tally:?}");
-        assert!(share(tally.negative) >= 5, "{tally:?}");
-        assert!(share(tally.formerr) >= 20, "{tally:?}");
-        assert!(share(tally.other_rcodes) >= 10, "{tally:?}");
-        assert!(share(tally.silent) >= 5, "{tally:?}");
-        assert!(tally.truncated >= 100, "{tally:?}");
-    }
+    tally
 }
 
 /// What the UDP replies were, to show the inputs cover the responder.
@@ -297,8 +334,11 @@ struct Tally {
     negative: usize,
     formerr: usize,
     truncated: usize,
-    /// REFUSED, NOTIMP, BADVERS.
+    /// REFUSED, NOTIMP, BADVERS, SERVFAIL.
     other_rcodes: usize,
+    servfail: usize,
+    /// Replies with an RRSIG in them.
+    signed: usize,
 }
 
 impl Tally {
@@ -309,6 +349,17 @@ impl Tally {
         };
         if reply.metadata.truncation {
             self.truncated += 1;
+        }
+        if reply
+            .answers
+            .iter()
+            .chain(&reply.authorities)
+            .any(|r| r.record_type() == RecordType::RRSIG)
+        {
+            self.signed += 1;
+        }
+        if reply.metadata.response_code == ResponseCode::ServFail {
+            self.servfail += 1;
         }
         match reply.metadata.response_code {
             ResponseCode::NoError if !reply.answers.is_empty() => self.answered += 1,

@@ -67,6 +67,8 @@ pub struct Agent {
     stderr: Arc<Mutex<String>>,
     /// The agent's stdout, line by line.
     stdout: mpsc::Receiver<String>,
+    /// Extra environment of every process this agent launches (restarts too).
+    env: Vec<(String, String)>,
 }
 
 impl Agent {
@@ -87,14 +89,19 @@ impl Agent {
 
     /// Starts the agent with `config` as its config file.
     pub fn start_with_config(topology: &Topology, config: &str) -> Result<Self> {
-        let mut agent = Self::spawn(topology, config)?;
+        Self::start_with_env(topology, config, &[])
+    }
+
+    /// Starts the agent with `config` and these extra environment variables.
+    pub fn start_with_env(topology: &Topology, config: &str, env: &[(&str, &str)]) -> Result<Self> {
+        let mut agent = Self::spawn(topology, config, env)?;
         agent.wait_serving()?;
         Ok(agent)
     }
 
     /// Starts the agent and waits for it to exit (for configs that must be refused).
     pub fn run_to_exit(topology: &Topology, config: &str) -> Result<Exit> {
-        let mut agent = Self::spawn(topology, config)?;
+        let mut agent = Self::spawn(topology, config, &[])?;
         let deadline = Instant::now() + START_TIMEOUT;
         let child = agent.child.as_mut().expect("running");
         loop {
@@ -117,7 +124,7 @@ impl Agent {
         }
     }
 
-    fn spawn(topology: &Topology, config: &str) -> Result<Self> {
+    fn spawn(topology: &Topology, config: &str, env: &[(&str, &str)]) -> Result<Self> {
         let id = NEXT_ID.fetch_add(1, Ordering::Relaxed);
         let tag = format!("{}-{id}", std::process::id());
         let dir = std::env::temp_dir().join(format!("dns-xdp-agent-{tag}"));
@@ -133,6 +140,10 @@ impl Agent {
             dir,
             stderr: Arc::new(Mutex::new(String::new())),
             stdout,
+            env: env
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
         };
         agent.launch(topology)?;
         Ok(agent)
@@ -150,6 +161,7 @@ impl Agent {
             .arg("--pid-file")
             .arg(&self.pid_file)
             .env("RUST_LOG", "info")
+            .envs(self.env.iter().map(|(k, v)| (k, v)))
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());

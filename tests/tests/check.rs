@@ -7,7 +7,7 @@ use std::process::Output;
 use dns_xdp_tests::{agent::agent_binary, scratch::ScratchDir};
 
 /// Name servers of two providers and a health-checked pool with a short TTL: nothing to find
-/// but the zone being unsigned.
+/// but the zone being unsigned (which `clean_config_exits_0` fixes).
 const GOOD_ZONE: &str = "\
 $TTL 300
 @       IN SOA  ns1 hostmaster 1 3600 600 86400 60
@@ -65,9 +65,30 @@ fn stderr(output: &Output) -> String {
 
 #[test]
 fn clean_config_exits_0() {
-    // Zones cannot be signed yet, so dnssec-off is allowed here.
-    let output = check("clean", GOOD_CONFIG, GOOD_ZONE, &["--allow", "dnssec-off"]);
-    assert_eq!(output.status.code(), Some(0), "{}", stdout(&output));
+    // Signed with keys made as an operator makes them; the key directory sits beside the config.
+    let scratch = ScratchDir::new("check-keys");
+    let keys = scratch.path().join("keys");
+    let generated = std::process::Command::new(agent_binary())
+        .args(["keys", "generate", "--zone", "example.com.", "--dir"])
+        .arg(&keys)
+        .output()
+        .unwrap();
+    assert!(generated.status.success(), "{}", stderr(&generated));
+    let signed = GOOD_CONFIG.replace(
+        "file = \"example.com.zone\"\n",
+        &format!(
+            "file = \"example.com.zone\"\nkey_dir = \"{}\"\n",
+            keys.display()
+        ),
+    );
+    let output = check("clean", &signed, GOOD_ZONE, &[]);
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "{}{}",
+        stdout(&output),
+        stderr(&output)
+    );
     assert!(
         stdout(&output).ends_with(": no findings\n"),
         "{}",

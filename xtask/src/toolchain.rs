@@ -39,6 +39,10 @@ pub const DEBIAN_PACKAGES: &[(&str, &str)] = &[
         "ldnsutils",
         "ldns-key2ds, ldns-signzone and ldns-verify-zone check our DNSSEC keys and signatures",
     ),
+    (
+        "unbound",
+        "a validating resolver: the DNSSEC tests check our signed answers with it (and delv)",
+    ),
 ];
 
 /// Components of the nightly toolchain, which only builds and lints the eBPF crate.

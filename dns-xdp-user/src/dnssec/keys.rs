@@ -453,6 +453,26 @@ impl KeyDir {
         written
     }
 
+    /// Deletes `key`'s files: the private key first, so a key caught half deleted can no
+    /// longer sign, and loading it names the missing file.
+    pub fn remove(&self, key: ZoneKey) -> Result<(), DnssecError> {
+        for extension in ["private", "key", "meta"] {
+            let path = with_extension(&key.stem, extension);
+            match fs::remove_file(&path) {
+                Ok(()) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(source) => {
+                    return Err(DnssecError::Io {
+                        path,
+                        action: "delete",
+                        source,
+                    })
+                }
+            }
+        }
+        Ok(())
+    }
+
     /// `(algorithm, tag)` → stem of every key of `zone` whose files are here, whatever they
     /// contain: any one of its three files makes a key exist.
     fn stems(&self, zone: &Name) -> Result<BTreeMap<(u8, u16), PathBuf>, DnssecError> {

@@ -63,9 +63,13 @@
 
 mod bind;
 mod canonical;
+pub mod config;
 mod denial;
 pub mod keys;
+pub mod rollover;
 mod signer;
+pub mod test_hook;
+pub mod zones;
 
 use std::path::PathBuf;
 
@@ -140,3 +144,6 @@ pub enum DnssecError {
 
 #[cfg(test)]
 mod tests;
+
+#[cfg(test)]
+mod answer_tests;

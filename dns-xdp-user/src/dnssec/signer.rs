@@ -296,11 +296,8 @@ impl Rrsigs {
     /// (the covered RRset's TTL as sent, RFC 4034 §3).
     pub fn records<'a>(&'a self, owner: &'a Name, ttl: u32) -> impl Iterator<Item = Record> + 'a {
         self.iter().map(move |rrsig| {
-            Record::from_rdata(
-                owner.clone(),
-                ttl,
-                RData::DNSSEC(DNSSECRData::RRSIG(rrsig.clone())),
-            )
+            let rrsig = super::test_hook::corrupted(owner, rrsig).unwrap_or_else(|| rrsig.clone());
+            Record::from_rdata(owner.clone(), ttl, RData::DNSSEC(DNSSECRData::RRSIG(rrsig)))
         })
     }
 

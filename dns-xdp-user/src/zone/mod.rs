@@ -15,6 +15,9 @@ use std::cmp::Ordering;
 use std::collections::HashMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use crate::dnssec::Signer;
 
 pub use hickory_proto::rr::{DNSClass, Name, RData, Record, RecordType};
 
@@ -58,6 +61,10 @@ pub struct Zone {
     /// ~20 label-by-label comparisons, which the fallback benchmark found to be almost half of
     /// a query's time.
     index: HashMap<Box<[u8]>, (usize, usize)>,
+    /// Signs the zone's answers to DO=1 queries when the zone has DNSSEC on. It travels with
+    /// the zone (through ALIAS flattening and every republication), so the answers and the keys
+    /// that sign them are always put in service together.
+    signer: Option<Arc<Signer>>,
 }
 
 /// What a name leads to in the authoritative data of a zone (RFC 1034 §4.3.2 step 3, with RFC
@@ -104,6 +111,7 @@ impl Zone {
             has_cuts,
             empty_names: Vec::new(),
             index,
+            signer: None,
         })
     }
 
@@ -163,6 +171,17 @@ impl Zone {
         if !self.empty_names.contains(&name) {
             self.empty_names.push(name);
         }
+    }
+
+    /// Signs the zone with `signer` (see [`crate::dnssec::zones::prepare`], which also adds
+    /// the signer's DNSKEY, CDS and CDNSKEY RRsets).
+    pub fn set_signer(&mut self, signer: Arc<Signer>) {
+        self.signer = Some(signer);
+    }
+
+    /// The zone's signer, if it has DNSSEC on.
+    pub fn signer(&self) -> Option<&Arc<Signer>> {
+        self.signer.as_ref()
     }
 
     pub fn origin(&self) -> &Name {
