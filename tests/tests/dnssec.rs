@@ -15,6 +15,8 @@
 //!   restart): TTLs are 2 s, each step is checked at once (while caches still hold the
 //!   previous DNSKEY RRset and signatures, where a wrong order would fail) and for the
 //!   step's waiting time after it.
+//! - A failover pool in the signed zone: its answer validates before and after the primary's
+//!   backend stops and the answer moves to the secondary (signed as published).
 //! - A signed zone without keys stops the agent with an error naming the zone, the directory
 //!   and the command that makes keys.
 //!
@@ -30,6 +32,7 @@ use std::{
 
 use dns_xdp_tests::{
     agent::{agent_binary, Agent},
+    backend::Backend,
     netns::{require_root, Topology},
     scratch::ScratchDir,
     unbound::{delv, Resolved, StubZone, Unbound},
@@ -118,7 +121,8 @@ struct World {
 }
 
 impl World {
-    fn new(tag: &str, ttl: u32, env: &[(&str, &str)]) -> World {
+    /// `extra` is appended to the agent's config (pools and their checks).
+    fn new(tag: &str, ttl: u32, env: &[(&str, &str)], extra: &str) -> World {
         let topology = Topology::create(tag).expect("topology");
         let scratch = ScratchDir::new(&format!("dnssec-{tag}"));
         let dir = scratch.path();
@@ -149,7 +153,7 @@ impl World {
              [dnssec]\nkey_dir = \"{keys}\"\ndnskey_ttl = {ttl}\n\n\
              [[zone]]\norigin = \"example.com.\"\nfile = \"{}\"\ndnssec = true\n\n\
              [[zone]]\norigin = \"secure.example.com.\"\nfile = \"{}\"\ndnssec = true\n\n\
-             [[zone]]\norigin = \"insecure.example.com.\"\nfile = \"{}\"\n",
+             [[zone]]\norigin = \"insecure.example.com.\"\nfile = \"{}\"\n\n{extra}",
             topology.server_if,
             topology.server_v4,
             topology.server_v6,
@@ -251,7 +255,7 @@ fn unbound_and_delv_validate_every_kind_of_answer() {
     if !require_root("unbound_and_delv_validate_every_kind_of_answer") {
         return;
     }
-    let w = World::new("dnssec", 300, &[("DNS_XDP_TEST_CORRUPT_RRSIG", BROKEN)]);
+    let w = World::new("dnssec", 300, &[("DNS_XDP_TEST_CORRUPT_RRSIG", BROKEN)], "");
 
     // The key RRset first, so the counters below see the A query alone.
     let dnskey = w.validated("example.com.", "DNSKEY", "DNSKEY");
@@ -367,7 +371,7 @@ fn zsk_rollover_by_pre_publication_keeps_validating() {
         return;
     }
     const TTL: u64 = 2;
-    let mut w = World::new("dnsroll", TTL as u32, &[]);
+    let mut w = World::new("dnsroll", TTL as u32, &[], "");
     let zsk_tags = |w: &World| -> Vec<String> {
         let out = w.delv_validated("example.com.", "DNSKEY", "DNSKEY");
         let mut tags: Vec<String> = out
@@ -489,4 +493,81 @@ fn a_signed_zone_without_keys_stops_the_agent_with_the_fix() {
     ] {
         assert!(exit.stderr.contains(needle), "{needle} in: {}", exit.stderr);
     }
+}
+
+const FAILOVER_POOL: &str = "\
+[[check]]
+name = \"web\"
+protocol = \"http\"
+port = 80
+interval = \"1s\"
+timeout = \"400ms\"
+fall = 2
+rise = 2
+
+[[pool]]
+name = \"app.example.com.\"
+type = \"A\"
+policy = \"failover\"
+ttl = 2
+  [[pool.member]]
+  address = \"192.0.2.10\"
+  check = \"web\"
+  [[pool.member]]
+  address = \"192.0.2.11\"
+";
+
+#[test]
+fn answers_after_a_failover_validate() {
+    if !require_root("answers_after_a_failover_validate") {
+        return;
+    }
+    // The primary's backend must answer before the agent starts: it lives in the client
+    // namespace, which the topology inside `World` creates, so start with a world whose pool
+    // member is up once the backend is listening (unknown counts as up meanwhile).
+    let w = World::new("dnsfail", 2, &[], FAILOVER_POOL);
+    let output = w
+        .topology
+        .exec(
+            &w.topology.client_ns,
+            "ip",
+            &["addr", "add", "192.0.2.10/32", "dev", &w.topology.client_if],
+        )
+        .unwrap();
+    assert!(output.status.success(), "{output:?}");
+    let mut primary = Backend::http(
+        Some(&w.topology.client_ns),
+        "192.0.2.10:80".parse().unwrap(),
+    )
+    .unwrap();
+    let wait_for = |address: &str, when: &str| {
+        let deadline = Instant::now() + Duration::from_secs(15);
+        loop {
+            let r = w.resolve("app.example.com.", "A");
+            if r.status == "NOERROR" && r.ad && has(&r, address) {
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{when}: app.example.com. never validated as {address}: {}\nunbound log:\n{}\n\
+                 agent:\n{}",
+                r.output,
+                w.unbound.log(),
+                w.agent.stderr()
+            );
+            thread::sleep(Duration::from_millis(300));
+        }
+    };
+    wait_for("192.0.2.10", "primary up");
+    w.delv_validated("app.example.com.", "A", "primary up");
+
+    primary.stop();
+    wait_for("192.0.2.11", "after failover");
+    let out = w.delv_validated("app.example.com.", "A", "after failover");
+    assert!(out.contains("192.0.2.11"), "{out}");
+    assert!(
+        !w.unbound.log().contains("validation failure"),
+        "unbound saw a bad signature: {}",
+        w.unbound.log()
+    );
 }
