@@ -1,8 +1,13 @@
 //! Helpers shared by the integration tests, the demo and the benchmarks.
 
 pub mod agent;
+pub mod bench;
+pub mod dnsperf;
 pub mod knot;
+pub mod kxdpgun;
 pub mod netns;
+pub mod nsd;
 pub mod packet;
 pub mod process;
 pub mod scratch;
+pub mod servers;

@@ -22,7 +22,7 @@ pub const DEBIAN_PACKAGES: &[(&str, &str)] = &[
     ("bind9-dnsutils", "dig, a reference DNS client for tests"),
     (
         "knot-dnsutils",
-        "kdig, a second reference DNS client for tests",
+        "kdig, a second reference DNS client for tests, and kxdpgun, the AF_XDP load generator",
     ),
     ("iproute2", "ip netns and veth build the test topology"),
     (
@@ -35,6 +35,10 @@ pub const DEBIAN_PACKAGES: &[(&str, &str)] = &[
         "Knot DNS, the reference server of the differential test",
     ),
     ("nsd", "NSD, a peer server in the fallback benchmark"),
+    (
+        "fonts-dejavu-core",
+        "a font for the text of the load benchmark's chart",
+    ),
 ];
 
 /// Components of the nightly toolchain, which only builds and lints the eBPF crate.
