@@ -457,6 +457,21 @@ fn set_threaded_napi(topology: &Topology, threaded: bool) -> Result<()> {
     Ok(())
 }
 
+/// "Version 2.10.0", from the last lines of `dnsperf -h` (it has no version option).
+fn dnsperf_version() -> String {
+    tool("dnsperf")
+        .ok()
+        .and_then(|path| std::process::Command::new(path).arg("-h").output().ok())
+        .and_then(|o| {
+            let text = String::from_utf8_lossy(&o.stderr).into_owned()
+                + &String::from_utf8_lossy(&o.stdout);
+            text.lines()
+                .find(|line| line.starts_with("Version "))
+                .map(str::to_owned)
+        })
+        .unwrap_or_default()
+}
+
 fn loadavg() -> String {
     fs::read_to_string("/proc/loadavg")
         .unwrap_or_default()
@@ -733,7 +748,7 @@ fn report(
             "knotd": tool_version("knotd", "--version"),
             "kxdpgun": tool_version("kxdpgun", "--version"),
             "nsd": tool_version("nsd", "-v"),
-            "dnsperf": tool_version("dnsperf", "-h").trim_start_matches("Usage: ").to_string(),
+            "dnsperf_version": dnsperf_version(),
             "kernel": fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default().trim(),
             "cpus": thread::available_parallelism().map_or(0, |n| n.get()),
             "load_average_start": load_before,
