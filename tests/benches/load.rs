@@ -207,7 +207,7 @@ impl Measured {
         let of = |f: &dyn Fn(&Ceiling) -> f64| {
             median(&mut self.ceilings.iter().map(f).collect::<Vec<_>>())
         };
-        let via: Vec<f64> = self
+        let mut via: Vec<f64> = self
             .ceilings
             .iter()
             .filter_map(|c| c.via_xdp_share(peer))
@@ -216,7 +216,7 @@ impl Measured {
             offered_qps: of(&|c| c.load.offered_qps),
             answered_qps: of(&|c| c.load.answered_qps),
             answered_share: of(&|c| c.load.answered_share()),
-            via_xdp_share: (!via.is_empty()).then(|| median(&mut via.clone())),
+            via_xdp_share: (!via.is_empty()).then(|| median(&mut via)),
         }
     }
 
