@@ -23,28 +23,27 @@
 
 use std::{
     fs,
-    net::{Ipv4Addr, SocketAddr, UdpSocket},
+    net::SocketAddr,
     path::{Path, PathBuf},
-    process::{Child, Command, Stdio},
+    process::Command,
     thread,
-    time::{Duration, Instant},
+    time::Instant,
 };
 
-use anyhow::{bail, ensure, Context, Result};
+use anyhow::{ensure, Context, Result};
 use dns_xdp_tests::{
-    agent::{agent_binary, Agent},
-    knot::{Knot, KnotZone},
-    netns::{in_netns, require_root, Topology},
-    packet::Query,
-    process::{terminate, unblock_signals},
+    agent::agent_binary,
+    bench::{
+        ask, doc_v4, median, rounds, tool, tool_version, write_mixed_queries, write_zone, NAMES,
+        TXT_NAMES,
+    },
+    dnsperf::{Dnsperf, Perf},
+    netns::{require_root, Topology},
+    scratch::ScratchDir,
+    servers::{Server, Spec},
 };
-use hickory_proto::op::{Message, ResponseCode};
 use serde_json::{json, Value};
 
-/// Names with an A and an AAAA record in the throughput zone.
-const NAMES: usize = 10_000;
-/// Names with a TXT record.
-const TXT_NAMES: usize = 100;
 /// Lines in the dnsperf query file (dnsperf loops over it).
 const QUERY_LINES: usize = 100_000;
 const WARMUP_SECONDS: u32 = 2;
@@ -56,8 +55,6 @@ const DEFAULT_ROUNDS: usize = 2;
 const BIG_ZONE_RECORDS: usize = 1_000_000;
 /// Goal from the issue: that zone loads in under 1.5 GB of RSS (10^9 bytes, not GiB).
 const RSS_GOAL_BYTES: u64 = 1_500_000_000;
-/// How long NSD may take to serve a zone.
-const NSD_START_TIMEOUT: Duration = Duration::from_secs(60);
 
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Kind {
@@ -76,244 +73,15 @@ impl Kind {
             Kind::Nsd => "nsd",
         }
     }
-}
 
-/// A running server of any kind; stopped on drop (each harness's own `Drop`).
-enum Server {
-    DnsXdp(Agent),
-    Knot(Knot),
-    Nsd(Nsd),
-}
-
-impl Server {
-    fn start(kind: Kind, topology: &Topology, zone: &Path, xdp_mode: &str) -> Result<Self> {
-        Ok(match kind {
-            Kind::DnsXdp => Server::DnsXdp(Agent::start(topology, zone, xdp_mode)?),
-            Kind::Knot => Server::Knot(Knot::start(
-                &topology.server_ns,
-                &[topology.server_v4.into()],
-                &[KnotZone::new("example.com.", zone)],
-            )?),
-            Kind::Nsd => Server::Nsd(Nsd::start(topology, zone)?),
-        })
-    }
-
-    fn stop(self) -> Result<()> {
+    /// The server, with `xdp_mode` for dns-xdp.
+    fn spec(self, xdp_mode: &'static str) -> Spec {
         match self {
-            Server::DnsXdp(mut agent) => {
-                agent.stop()?;
-            }
-            Server::Knot(mut knot) => {
-                knot.stop()?;
-            }
-            Server::Nsd(mut nsd) => nsd.stop()?,
-        }
-        Ok(())
-    }
-}
-
-/// `nsd -d` (foreground) with its config, pid file, xfrd state and log in a directory of its
-/// own, answering on the server address only.
-struct Nsd {
-    child: Option<Child>,
-    dir: PathBuf,
-}
-
-impl Nsd {
-    fn start(topology: &Topology, zone: &Path) -> Result<Self> {
-        let dir = std::env::temp_dir().join(format!("dns-xdp-nsd-{}", std::process::id()));
-        let _ = fs::remove_dir_all(&dir);
-        fs::create_dir_all(&dir)?;
-        let d = dir.display();
-        let zone = zone.canonicalize()?;
-        let config = format!(
-            "server:\n\
-             \x20   ip-address: {addr}\n\
-             \x20   port: 53\n\
-             \x20   server-count: 1\n\
-             \x20   reuseport: no\n\
-             \x20   username: \"\"\n\
-             \x20   chroot: \"\"\n\
-             \x20   zonesdir: \"{d}\"\n\
-             \x20   database: \"\"\n\
-             \x20   zonelistfile: \"{d}/zone.list\"\n\
-             \x20   xfrdfile: \"{d}/xfrd.state\"\n\
-             \x20   xfrdir: \"{d}\"\n\
-             \x20   pidfile: \"{d}/nsd.pid\"\n\
-             \x20   logfile: \"{d}/nsd.log\"\n\
-             \x20   verbosity: 0\n\
-             \x20   hide-version: yes\n\
-             \x20   hide-identity: yes\n\
-             \x20   # No NS RRset in the authority section of positive answers: as Knot and dns-xdp.\n\
-             \x20   minimal-responses: yes\n\
-             \x20   rrl-ratelimit: 0\n\
-             \x20   rrl-whitelist-ratelimit: 0\n\
-             \n\
-             remote-control:\n\
-             \x20   control-enable: no\n\
-             \n\
-             zone:\n\
-             \x20   name: example.com\n\
-             \x20   zonefile: \"{zone}\"\n",
-            addr = topology.server_v4,
-            zone = zone.display(),
-        );
-        let config_path = dir.join("nsd.conf");
-        fs::write(&config_path, config)?;
-        let mut cmd = Command::new(sbin("nsd")?);
-        cmd.arg("-d")
-            .arg("-c")
-            .arg(&config_path)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null());
-        unblock_signals(&mut cmd);
-        let child = topology.spawn(&topology.server_ns, &mut cmd)?;
-        let mut nsd = Nsd {
-            child: Some(child),
-            dir,
-        };
-        let deadline = Instant::now() + NSD_START_TIMEOUT;
-        let server = SocketAddr::new(topology.server_v4.into(), 53);
-        loop {
-            let reply = ask(&topology.client_ns, server, "example.com.", 6)?;
-            if reply.is_some_and(|m| {
-                m.metadata.response_code == ResponseCode::NoError && !m.answers.is_empty()
-            }) {
-                return Ok(nsd);
-            }
-            if let Some(status) = nsd.child.as_mut().expect("running").try_wait()? {
-                bail!("nsd exited with {status} before serving: {}", nsd.log());
-            }
-            if Instant::now() > deadline {
-                bail!(
-                    "nsd did not serve within {NSD_START_TIMEOUT:?}: {}",
-                    nsd.log()
-                );
-            }
-            thread::sleep(Duration::from_millis(50));
+            Kind::DnsXdp => Spec::DnsXdp { xdp_mode },
+            Kind::Knot => Spec::Knot { xdp: false },
+            Kind::Nsd => Spec::Nsd,
         }
     }
-
-    fn log(&self) -> String {
-        fs::read_to_string(self.dir.join("nsd.log")).unwrap_or_default()
-    }
-
-    fn stop(&mut self) -> Result<()> {
-        let Some(mut child) = self.child.take() else {
-            return Ok(());
-        };
-        terminate(&mut child, "nsd")?;
-        Ok(())
-    }
-}
-
-impl Drop for Nsd {
-    fn drop(&mut self) {
-        let _ = self.stop();
-        let _ = fs::remove_dir_all(&self.dir);
-    }
-}
-
-/// `name` on PATH or in /usr/sbin.
-fn sbin(name: &str) -> Result<PathBuf> {
-    std::env::var_os("PATH")
-        .map(|path| std::env::split_paths(&path).collect::<Vec<_>>())
-        .unwrap_or_default()
-        .into_iter()
-        .chain([PathBuf::from("/usr/sbin"), PathBuf::from("/usr/bin")])
-        .map(|dir| dir.join(name))
-        .find(|path| path.is_file())
-        .with_context(|| {
-            format!("{name} not found: `cargo xtask setup` installs it (Debian package)")
-        })
-}
-
-/// One query over UDP from inside `ns`; `None` if no reply came within a second.
-fn ask(ns: &str, server: SocketAddr, name: &str, qtype: u16) -> Result<Option<Message>> {
-    let query = Query::new(name, qtype).encode();
-    in_netns(ns, move || -> Option<Message> {
-        let socket = UdpSocket::bind((Ipv4Addr::UNSPECIFIED, 0)).ok()?;
-        socket.set_read_timeout(Some(Duration::from_secs(1))).ok()?;
-        socket.send_to(&query, server).ok()?;
-        let mut buf = vec![0u8; 65535];
-        let (n, _) = socket.recv_from(&mut buf).ok()?;
-        Message::from_vec(&buf[..n]).ok()
-    })
-}
-
-/// Deleted on drop.
-struct TempDir(PathBuf);
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = fs::remove_dir_all(&self.0);
-    }
-}
-
-/// xorshift64*: the same query file on every run.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
-    }
-
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
-    }
-}
-
-fn doc_v4(i: usize) -> String {
-    let net = ["192.0.2", "198.51.100", "203.0.113"][i % 3];
-    format!("{net}.{}", 1 + (i / 3) % 254)
-}
-
-fn write_throughput_zone(path: &Path) -> Result<()> {
-    let mut text = String::from(
-        "$ORIGIN example.com.\n$TTL 300\n\
-         @ SOA ns1 hostmaster 1 3600 600 86400 60\n\
-         @ NS ns1\n\
-         @ MX 10 mail\n\
-         @ MX 20 mail2\n\
-         @ TXT \"v=spf1 -all\"\n\
-         ns1 A 192.0.2.53\n\
-         mail A 192.0.2.25\n\
-         mail2 A 198.51.100.25\n",
-    );
-    for i in 0..NAMES {
-        text.push_str(&format!(
-            "h{i} A {}\nh{i} AAAA 2001:db8:0:1::{:x}\n",
-            doc_v4(i),
-            i + 1
-        ));
-    }
-    for i in 0..TXT_NAMES {
-        text.push_str(&format!("t{i} TXT \"bench text {i}\"\n"));
-    }
-    fs::write(path, text)?;
-    Ok(())
-}
-
-/// 60% A, 20% AAAA, 5% MX, 5% TXT, 10% names that do not exist.
-fn write_queries(path: &Path) -> Result<()> {
-    let mut rng = Rng(0x5EED_D15C_0FFE_E123);
-    let mut text = String::with_capacity(QUERY_LINES * 24);
-    for _ in 0..QUERY_LINES {
-        let line = match rng.below(100) {
-            0..=59 => format!("h{}.example.com A\n", rng.below(NAMES)),
-            60..=79 => format!("h{}.example.com AAAA\n", rng.below(NAMES)),
-            80..=84 => "example.com MX\n".to_string(),
-            85..=89 => format!("t{}.example.com TXT\n", rng.below(TXT_NAMES)),
-            _ => format!("nx{}.example.com A\n", rng.below(1_000_000)),
-        };
-        text.push_str(&line);
-    }
-    fs::write(path, text)?;
-    Ok(())
 }
 
 fn write_big_zone(path: &Path) -> Result<()> {
@@ -392,21 +160,11 @@ fn mem_available() -> u64 {
         * 1024
 }
 
+/// A counted dnsperf run, with what the machine did meanwhile.
 #[derive(Default, Clone)]
-struct Perf {
-    qps: f64,
-    avg_latency_us: f64,
-    min_latency_us: f64,
-    max_latency_us: f64,
-    stddev_latency_us: f64,
-    sent: u64,
-    completed: u64,
-    lost: u64,
-    rcodes: String,
-    response_bytes: f64,
-    run_seconds: f64,
-    /// CPU time of dnsperf and of the server processes, per second of the run (1.0 = one core).
-    dnsperf_cpu: f64,
+struct Run {
+    perf: Perf,
+    /// CPU time of the server processes per second of the run (1.0 = one core).
     server_cpu: f64,
     /// All CPUs' busy (not idle) time per second of the run, as a share of all CPUs, from
     /// /proc/stat: near 1.0 means the machine, not one server, was the limit.
@@ -415,113 +173,47 @@ struct Perf {
     rcvbuf_drops: u64,
 }
 
-impl Perf {
+impl Run {
     /// The server's CPU time per answered query, in µs: the figure to compare on a machine
     /// where the servers, dnsperf and the veth's softirq work share two cores.
     fn cpu_us_per_query(&self) -> f64 {
-        self.server_cpu * 1e6 / self.qps
+        self.server_cpu * 1e6 / self.perf.qps
     }
 }
 
-/// The text after `label:` on the line that starts with it.
-fn field<'a>(text: &'a str, label: &str) -> Option<&'a str> {
-    text.lines()
-        .find_map(|line| line.trim_start().strip_prefix(label)?.strip_prefix(':'))
-        .map(str::trim)
-}
-
-fn first_number(text: &str) -> Option<f64> {
-    text.split(|c: char| !(c.is_ascii_digit() || c == '.'))
-        .find(|s| !s.is_empty())?
-        .parse()
-        .ok()
-}
-
-/// The number after `key ` in text such as "0.000745 (min 0.000020, max 0.004640)".
-fn after(text: &str, key: &str) -> Option<f64> {
-    first_number(text.split_once(key)?.1)
-}
-
-fn parse_dnsperf(out: &str) -> Result<Perf> {
-    let get = |label: &str| {
-        field(out, label).with_context(|| format!("dnsperf printed no {label:?}:\n{out}"))
-    };
-    let number = |label: &str| -> Result<f64> {
-        first_number(get(label)?).with_context(|| format!("dnsperf {label:?} is not a number"))
-    };
-    let latency = get("Average Latency (s)")?;
-    Ok(Perf {
-        qps: number("Queries per second")?,
-        avg_latency_us: first_number(latency).unwrap_or(f64::NAN) * 1e6,
-        min_latency_us: after(latency, "min").unwrap_or(f64::NAN) * 1e6,
-        max_latency_us: after(latency, "max").unwrap_or(f64::NAN) * 1e6,
-        stddev_latency_us: number("Latency StdDev (s)")? * 1e6,
-        sent: number("Queries sent")? as u64,
-        completed: number("Queries completed")? as u64,
-        lost: number("Queries lost")? as u64,
-        rcodes: get("Response codes")?.to_string(),
-        response_bytes: field(out, "Average packet size")
-            .and_then(|s| after(s, "response"))
-            .unwrap_or(f64::NAN),
-        run_seconds: number("Run time (s)")?,
-        dnsperf_cpu: 0.0,
-        server_cpu: 0.0,
-        busy: 0.0,
-        rcvbuf_drops: 0,
-    })
-}
-
 /// Runs dnsperf for `seconds` in the client namespace and returns its figures, with the CPU
-/// time it used (from wait4) and that the server processes used meanwhile.
-fn dnsperf(topology: &Topology, dir: &Path, queries: &Path, seconds: u32) -> Result<Perf> {
+/// time that the server processes used meanwhile.
+fn dnsperf(topology: &Topology, queries: &Path, seconds: u32) -> Result<Run> {
     let pids = server_pids(topology)?;
-    let out_path = dir.join("dnsperf.out");
-    let mut cmd = Command::new(sbin("dnsperf")?);
-    cmd.args(["-s", &topology.server_v4.to_string(), "-d"])
-        .arg(queries)
-        .args(["-l", &seconds.to_string()])
-        .args(["-c", &CLIENTS.to_string(), "-q", &OUTSTANDING.to_string()])
-        .stdin(Stdio::null())
-        .stdout(fs::File::create(&out_path)?)
-        .stderr(Stdio::piped());
     let server_before = cpu_seconds(&pids);
     let system_before = cpu_times();
     let drops_before = rcvbuf_errors(topology);
-    let mut child = topology.spawn(&topology.client_ns, &mut cmd)?;
-    let mut stderr = child.stderr.take().expect("piped");
-    let errors = thread::spawn(move || {
-        let mut text = String::new();
-        let _ = std::io::Read::read_to_string(&mut stderr, &mut text);
-        text
-    });
-    let mut status = 0;
-    // SAFETY: rusage is plain data, valid when zeroed.
-    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
-    // SAFETY: wait4 on our own child; `status` and `usage` are valid for writes.
-    let rc = unsafe { libc::wait4(child.id() as i32, &mut status, 0, &mut usage) };
-    ensure!(rc > 0, "wait4: {}", std::io::Error::last_os_error());
+    let perf = Dnsperf {
+        server: topology.server_v4.into(),
+        queries,
+        seconds,
+        clients: CLIENTS,
+        outstanding: OUTSTANDING,
+        max_qps: None,
+        timeout_seconds: None,
+        percentiles: false,
+    }
+    .run(topology)?;
     let server_cpu = cpu_seconds(&pids) - server_before;
     let system = cpu_times();
     let drops = rcvbuf_errors(topology).saturating_sub(drops_before);
-    let stderr = errors.join().unwrap_or_default();
-    let out = fs::read_to_string(&out_path)?;
-    ensure!(
-        libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0,
-        "dnsperf failed (status {status:#x}): {stderr}{out}"
-    );
-    let secs = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 / 1e6;
-    let mut perf = parse_dnsperf(&out)?;
-    perf.dnsperf_cpu = (secs(usage.ru_utime) + secs(usage.ru_stime)) / perf.run_seconds;
-    perf.server_cpu = server_cpu / perf.run_seconds;
     // Per second of the run, not of the wall time: dnsperf waits out its timeout for lost
     // queries after the run, idle.
     // SAFETY: sysconf has no preconditions.
     let ticks = unsafe { libc::sysconf(libc::_SC_CLK_TCK) } as f64;
     let cpus = thread::available_parallelism().map_or(1, |n| n.get()) as f64;
     let busy = (system.0 - system_before.0).saturating_sub(system.1 - system_before.1);
-    perf.busy = busy as f64 / ticks / perf.run_seconds / cpus;
-    perf.rcvbuf_drops = drops;
-    Ok(perf)
+    Ok(Run {
+        server_cpu: server_cpu / perf.run_seconds,
+        busy: busy as f64 / ticks / perf.run_seconds / cpus,
+        rcvbuf_drops: drops,
+        perf,
+    })
 }
 
 /// `Udp: RcvbufErrors` of the server namespace so far.
@@ -559,39 +251,6 @@ fn cpu_times() -> (u64, u64) {
     (total, idle)
 }
 
-fn median(values: &mut [f64]) -> f64 {
-    values.sort_by(f64::total_cmp);
-    let n = values.len();
-    if n % 2 == 1 {
-        values[n / 2]
-    } else {
-        (values[n / 2 - 1] + values[n / 2]) / 2.0
-    }
-}
-
-fn rounds() -> usize {
-    std::env::var("DNS_XDP_BENCH_ROUNDS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .filter(|&n| n > 0)
-        .unwrap_or(DEFAULT_ROUNDS)
-}
-
-fn version(program: &str, arg: &str) -> String {
-    sbin(program)
-        .ok()
-        .and_then(|path| Command::new(path).arg(arg).output().ok())
-        .map(|o| {
-            let text = format!(
-                "{}{}",
-                String::from_utf8_lossy(&o.stdout),
-                String::from_utf8_lossy(&o.stderr)
-            );
-            text.lines().next().unwrap_or("").trim().to_string()
-        })
-        .unwrap_or_default()
-}
-
 struct Summary {
     kind: Kind,
     best: f64,
@@ -608,9 +267,9 @@ struct Summary {
 fn throughput(topology: &Topology, dir: &Path, json: &mut Value) -> Result<Vec<Summary>> {
     let zone = dir.join("example.com.zone");
     let queries = dir.join("queries.txt");
-    write_throughput_zone(&zone)?;
-    write_queries(&queries)?;
-    let rounds = rounds();
+    write_zone(&zone)?;
+    write_mixed_queries(&queries, QUERY_LINES)?;
+    let rounds = rounds(DEFAULT_ROUNDS);
     println!(
         "\nfallback throughput: dnsperf -c {CLIENTS} -q {OUTSTANDING} -l {RUN_SECONDS} (after a \
          {WARMUP_SECONDS} s warm-up) from {} to {}:53 over veth;\n\
@@ -642,14 +301,15 @@ fn throughput(topology: &Topology, dir: &Path, json: &mut Value) -> Result<Vec<S
         "busy",
         "bytes"
     );
-    let mut runs: Vec<(Kind, Perf)> = Vec::new();
+    let mut runs: Vec<(Kind, Run)> = Vec::new();
     for round in 1..=rounds {
         for kind in Kind::ALL {
-            let server = Server::start(kind, topology, &zone, "off")
+            let server = Server::start(kind.spec("off"), topology, &zone)
                 .with_context(|| format!("starting {}", kind.label()))?;
-            dnsperf(topology, dir, &queries, WARMUP_SECONDS)?;
-            let perf = dnsperf(topology, dir, &queries, RUN_SECONDS)?;
+            dnsperf(topology, &queries, WARMUP_SECONDS)?;
+            let run = dnsperf(topology, &queries, RUN_SECONDS)?;
             server.stop()?;
+            let perf = &run.perf;
             println!(
                 "{:<17} {:>5} {:>10.0} {:>9.0} {:>9.0} {:>8.0} {:>6} {:>6} {:>6.0}% {:>6.2} {:>7.0}% {:>4.0}% {:>6.0}  {}",
                 kind.label(),
@@ -659,11 +319,11 @@ fn throughput(topology: &Topology, dir: &Path, json: &mut Value) -> Result<Vec<S
                 perf.stddev_latency_us,
                 perf.max_latency_us,
                 perf.lost,
-                perf.rcvbuf_drops,
-                perf.server_cpu * 100.0,
-                perf.cpu_us_per_query(),
+                run.rcvbuf_drops,
+                run.server_cpu * 100.0,
+                run.cpu_us_per_query(),
                 perf.dnsperf_cpu * 100.0,
-                perf.busy * 100.0,
+                run.busy * 100.0,
                 perf.response_bytes,
                 perf.rcodes
             );
@@ -678,37 +338,37 @@ fn throughput(topology: &Topology, dir: &Path, json: &mut Value) -> Result<Vec<S
                 "queries_sent": perf.sent,
                 "queries_completed": perf.completed,
                 "queries_lost": perf.lost,
-                "server_rcvbuf_drops": perf.rcvbuf_drops,
+                "server_rcvbuf_drops": run.rcvbuf_drops,
                 "response_codes": perf.rcodes,
                 "avg_response_bytes": perf.response_bytes,
-                "server_cpu_share": perf.server_cpu,
-                "server_cpu_us_per_query": perf.cpu_us_per_query(),
+                "server_cpu_share": run.server_cpu,
+                "server_cpu_us_per_query": run.cpu_us_per_query(),
                 "dnsperf_cpu_share": perf.dnsperf_cpu,
-                "machine_busy_share": perf.busy,
+                "machine_busy_share": run.busy,
             }));
-            runs.push((kind, perf));
+            runs.push((kind, run));
         }
     }
     let summaries: Vec<Summary> = Kind::ALL
         .iter()
         .map(|&kind| {
-            let of: Vec<&Perf> = runs
+            let of: Vec<&Run> = runs
                 .iter()
                 .filter(|(k, _)| *k == kind)
-                .map(|(_, p)| p)
+                .map(|(_, r)| r)
                 .collect();
-            let collect = |f: fn(&Perf) -> f64| of.iter().map(|p| f(p)).collect::<Vec<f64>>();
+            let collect = |f: fn(&Run) -> f64| of.iter().map(|r| f(r)).collect::<Vec<f64>>();
             Summary {
                 kind,
-                best: of.iter().map(|p| p.qps).fold(0.0, f64::max),
-                median: median(&mut collect(|p| p.qps)),
-                latency_us: median(&mut collect(|p| p.avg_latency_us)),
-                stddev_us: median(&mut collect(|p| p.stddev_latency_us)),
-                lost: of.iter().map(|p| p.lost).sum(),
-                server_cpu: median(&mut collect(|p| p.server_cpu)),
-                cpu_us_per_query: median(&mut collect(Perf::cpu_us_per_query)),
-                dnsperf_cpu: median(&mut collect(|p| p.dnsperf_cpu)),
-                busy: median(&mut collect(|p| p.busy)),
+                best: of.iter().map(|r| r.perf.qps).fold(0.0, f64::max),
+                median: median(&mut collect(|r| r.perf.qps)),
+                latency_us: median(&mut collect(|r| r.perf.avg_latency_us)),
+                stddev_us: median(&mut collect(|r| r.perf.stddev_latency_us)),
+                lost: of.iter().map(|r| r.perf.lost).sum(),
+                server_cpu: median(&mut collect(|r| r.server_cpu)),
+                cpu_us_per_query: median(&mut collect(Run::cpu_us_per_query)),
+                dnsperf_cpu: median(&mut collect(|r| r.perf.dnsperf_cpu)),
+                busy: median(&mut collect(|r| r.busy)),
             }
         })
         .collect();
@@ -849,7 +509,7 @@ fn memory(topology: &Topology, dir: &Path, json: &mut Value) -> Result<()> {
     for (kind, mode, label) in cases {
         let available_before = mem_available();
         let t0 = Instant::now();
-        let started = Server::start(kind, topology, &zone, mode);
+        let started = Server::start(kind.spec(mode), topology, &zone);
         let load = t0.elapsed().as_secs_f64();
         let server_proc = match started {
             Ok(s) => s,
@@ -973,22 +633,20 @@ fn main() {
 }
 
 fn run() -> Result<()> {
-    for tool in ["knotd", "nsd", "dnsperf", "bpftool", "ss"] {
-        sbin(tool)?;
+    for program in ["knotd", "nsd", "dnsperf", "bpftool", "ss"] {
+        tool(program)?;
     }
     let agent = agent_binary();
-    let dir = TempDir(std::env::temp_dir().join(format!("dns-xdp-bench-{}", std::process::id())));
-    let _ = fs::remove_dir_all(&dir.0);
-    fs::create_dir_all(&dir.0)?;
+    let dir = ScratchDir::new("bench");
     let topology = Topology::create("fbench")?;
     let mut json = json!({
         "config": {
             "agent": agent.display().to_string(),
-            "knot": version("knotd", "--version"),
-            "nsd": version("nsd", "-v"),
+            "knot": tool_version("knotd", "--version"),
+            "nsd": tool_version("nsd", "-v"),
             "dnsperf": format!("-c {CLIENTS} -q {OUTSTANDING} -l {RUN_SECONDS}"),
             "warmup_seconds": WARMUP_SECONDS,
-            "rounds": rounds(),
+            "rounds": rounds(DEFAULT_ROUNDS),
             "cpus": thread::available_parallelism().map(|n| n.get()).unwrap_or(0),
             "query_mix": "60% A, 20% AAAA, 5% MX, 5% TXT, 10% NXDOMAIN",
             // The agent inherits the environment; this one sizes its tokio runtime.
@@ -1012,9 +670,9 @@ fn run() -> Result<()> {
     if let Ok(threads) = std::env::var("TOKIO_WORKER_THREADS") {
         println!("the agent inherits TOKIO_WORKER_THREADS={threads}");
     }
-    let summaries = throughput(&topology, &dir.0, &mut json)?;
-    print_summary(&summaries, rounds(), &mut json);
-    memory(&topology, &dir.0, &mut json)?;
+    let summaries = throughput(&topology, dir.path(), &mut json)?;
+    print_summary(&summaries, rounds(DEFAULT_ROUNDS), &mut json);
+    memory(&topology, dir.path(), &mut json)?;
 
     let out = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/bench");
     fs::create_dir_all(&out)?;

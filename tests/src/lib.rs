@@ -2,10 +2,15 @@
 
 pub mod agent;
 pub mod backend;
+pub mod bench;
+pub mod dnsperf;
 pub mod knot;
+pub mod kxdpgun;
 pub mod mmdb;
 pub mod netns;
+pub mod nsd;
 pub mod packet;
 pub mod process;
 pub mod scratch;
+pub mod servers;
 pub mod unbound;

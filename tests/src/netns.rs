@@ -142,6 +142,17 @@ impl Topology {
                 (self.server_v6.into(), self.client_v6.into(), 64),
             ],
         )?;
+        self.attach_client_pass()
+    }
+
+    /// Detaches the pass program from `client_if`, freeing its XDP slot for a program of
+    /// another tool's (kxdpgun attaches its own); [`Topology::attach_client_pass`] puts it back.
+    pub fn detach_client_pass(&mut self) {
+        self.client_xdp = None;
+    }
+
+    /// Attaches the pass program to `client_if`, whose XDP slot must be free.
+    pub fn attach_client_pass(&mut self) -> Result<()> {
         let client_if = self.client_if.clone();
         self.client_xdp = Some(
             in_netns(&self.client_ns, move || PassProgram::attach(&client_if))?

@@ -11,33 +11,47 @@ use crate::{is_root, run, workspace_root};
 pub enum Which {
     /// The XDP program's cost per packet (hit A, hit AAAA, miss, MAC-swap baseline).
     Xdp,
+    /// Offered vs answered queries/s (kxdpgun) and dnsperf's queries/s and latency for dns-xdp
+    /// with XDP, with XDP off, Knot DNS, Knot's AF_XDP mode and NSD, over veth.
+    Load,
     /// The fallback server (XDP off) against Knot DNS and NSD under dnsperf over veth, and the
     /// agent's load time and memory for a zone of a million A records.
     Fallback,
     /// Publishing one health change that changes 10,000 pools, end to end.
     Steering,
+    /// Signed answers per second from the fallback, signature cache warm and cold.
+    Signed,
 }
 
-pub fn bench(which: Which) -> Result<()> {
+/// Runs `which` bench, or with none the XDP, steering and signing benches and then the load
+/// bench, which reports the XDP and load figures together (`target/bench/report.json`).
+pub fn bench(which: Option<Which>) -> Result<()> {
     if !is_root() {
         bail!("the benchmarks load BPF programs: run `sudo -E cargo xtask bench`");
     }
     build_ebpf()?;
-    let target = match which {
-        Which::Xdp => "xdp",
-        Which::Steering => "steering",
-        Which::Fallback => {
-            // The bench runs the agent binary, which `cargo bench` does not build; an
-            // optimised one, to compare with the optimised C servers.
-            build_agent(Profile::Release)?;
-            "fallback"
-        }
+    let targets: &[&str] = match which {
+        Some(Which::Xdp) => &["xdp"],
+        Some(Which::Steering) => &["steering"],
+        Some(Which::Signed) => &["signed"],
+        Some(Which::Load) => &["load"],
+        Some(Which::Fallback) => &["fallback"],
+        None => &["xdp", "steering", "signed", "load"],
     };
-    run(Command::new("cargo").current_dir(workspace_root()).args([
-        "bench",
-        "-p",
-        "dns-xdp-tests",
-        "--bench",
-        target,
-    ]))
+    if targets.iter().any(|&t| t == "load" || t == "fallback") {
+        // These run the agent binary, which `cargo bench` does not build; an optimised one, to
+        // compare with the optimised C servers.
+        build_agent(Profile::Release)?;
+    }
+    // One cargo run per bench, in this order: the load bench reads the XDP bench's results.
+    for target in targets {
+        run(Command::new("cargo").current_dir(workspace_root()).args([
+            "bench",
+            "-p",
+            "dns-xdp-tests",
+            "--bench",
+            target,
+        ]))?;
+    }
+    Ok(())
 }

@@ -22,7 +22,7 @@ pub const DEBIAN_PACKAGES: &[(&str, &str)] = &[
     ("bind9-dnsutils", "dig, a reference DNS client for tests"),
     (
         "knot-dnsutils",
-        "kdig, a second reference DNS client for tests",
+        "kdig, a second reference DNS client for tests, and kxdpgun, the AF_XDP load generator",
     ),
     ("iproute2", "ip netns and veth build the test topology"),
     (
@@ -42,6 +42,10 @@ pub const DEBIAN_PACKAGES: &[(&str, &str)] = &[
     (
         "unbound",
         "a validating resolver: the DNSSEC tests check our signed answers with it (and delv)",
+    ),
+    (
+        "fonts-dejavu-core",
+        "a font for the text of the load benchmark's chart",
     ),
 ];
 
