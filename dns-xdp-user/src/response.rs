@@ -2185,6 +2185,58 @@ subdel.example.          3600     NS    ns.example.net.
             assert_eq!(seen.len(), 2, "{seen:?}");
             assert!(seen.values().all(|&count| count > 100), "{seen:?}");
         }
+
+        /// A pool flipped back and forth thousands of times (as health changes replace the
+        /// table) while another thread queries: every reply holds one whole RRset, the old or
+        /// the new, never a mix and never nothing.
+        #[test]
+        fn queries_see_the_old_or_the_new_answer_while_a_pool_flips() {
+            use crate::server::SharedResponder;
+
+            let sets = [
+                ["192.0.2.1", "192.0.2.2", "192.0.2.3", "192.0.2.4"],
+                ["192.0.2.5", "192.0.2.6", "192.0.2.7", "192.0.2.8"],
+            ];
+            let table = |i: usize| {
+                let mut entries = HashMap::new();
+                entries.insert(
+                    (n("app.example.com."), RecordType::A),
+                    Entry {
+                        per_view: false,
+                        views: vec![Some(vec![rrset(&sets[i])])],
+                    },
+                );
+                Arc::new(Steered::new(Arc::default(), entries))
+            };
+            let tables = [table(0), table(1)];
+            let shared = SharedResponder::new(steered_responder());
+            let wanted: Vec<Vec<String>> = sets
+                .iter()
+                .map(|set| {
+                    set.iter()
+                        .map(|a| format!("app.example.com. 60 A {a}"))
+                        .collect()
+                })
+                .collect();
+            std::thread::scope(|scope| {
+                let querier = scope.spawn(|| {
+                    let q = query("app.example.com.", RecordType::A);
+                    for _ in 0..3_000 {
+                        let m = ask_from(&shared.current(), &q, "203.0.113.1");
+                        let got = lines(&m.answers);
+                        assert!(wanted.contains(&got), "a mixed or empty answer: {got:?}");
+                    }
+                });
+                // Flip until the querier is through (or failed), and at least 5,000 times.
+                let mut flips = 0;
+                while flips < 5_000 || !querier.is_finished() {
+                    let current = shared.current();
+                    shared.replace(current.with_steered(tables[flips % 2].clone()));
+                    flips += 1;
+                }
+                querier.join().unwrap();
+            });
+        }
     }
 }
 
