@@ -2,10 +2,11 @@
 //! answer section bytes ready to copy after the echoed question.
 //!
 //! Views and variants steer traffic. A name's entry in view 0, variant 0 is always looked up first.
-//! If it says `per_view`, the client's view (from the `dns_views` LPM trie, see `views`) selects
-//! the entry instead; if the selected entry has `variants > 1`, a uniformly random variant of that
+//! If it says `per_view`, the client's view (from the live view trie, see `views`) selects the
+//! entry instead; if the selected entry has `variants > 1`, a uniformly random variant of that
 //! view does. A missing view or variant entry passes the query up rather than answering from
-//! another one, so an update caught half-way is answered by the fallback, never wrongly.
+//! another one. Entries change in place while live (health changes); `publish` describes how a
+//! query is kept from reading an entry the kernel is rewriting.
 //!
 //! The key carries a 64-bit hash of the name rather than the name itself: hashing and comparing
 //! a 16-byte key is far cheaper per packet than a 256-byte one. The value carries the full name,
@@ -134,6 +135,9 @@ pub fn name_hash(name: &[u8; NAME_BUF_LEN], name_len: usize) -> u64 {
     }
     name_hash_finish(hash, name_len)
 }
+
+// Map values start 8-byte aligned, so `data` is too: the program copies it in 64-bit words.
+const _: () = assert!(core::mem::offset_of!(AnswerValue, data) % 8 == 0);
 
 #[cfg(feature = "user")]
 unsafe impl aya::Pod for AnswerKey {}

@@ -417,7 +417,8 @@ impl Running {
             None => "XDP off".to_string(),
             Some(dataplane) => {
                 dataplane.set_edns_payload(edns_payload);
-                match dataplane.publish(answers) {
+                // No view prefixes until steering is wired in: every client is in view 0.
+                match dataplane.publish(answers, &[]) {
                     Ok(generation) => format!(
                         "{} fast-path answers published (generation {generation})",
                         answers.len()
@@ -535,7 +536,8 @@ fn start_dataplane(
     );
     dataplane.serve_addresses(served)?;
     // Answers go in before the program is attached, so the first query already hits.
-    let generation = dataplane.publish(answers)?;
+    // No view prefixes until steering is wired in: every client is in view 0.
+    let generation = dataplane.publish(answers, &[])?;
     let attached = dataplane.attach(interface, mode)?;
     let how = format!(
         "XDP {attached:?} on {interface} (generation {generation}, maps pinned in {})",
