@@ -8,3 +8,4 @@ pub mod netns;
 pub mod packet;
 pub mod process;
 pub mod scratch;
+pub mod test_run;
