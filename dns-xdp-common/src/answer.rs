@@ -66,7 +66,10 @@ pub struct AnswerKey {
 ///
 /// The checksums are the 16-bit ones'-complement sums of those byte ranges as if they started at
 /// an even offset, computed once by the agent so the kernel never sums the answer bytes.
-#[repr(C)]
+///
+/// Aligned to 8 bytes, as the kernel places map values (a hash map rounds the key up to 8
+/// bytes before the value), so the program reads `name` and `data` a 64-bit word at a time.
+#[repr(C, align(8))]
 #[derive(Clone, Copy, Debug, PartialEq, Eq, bytemuck::Pod, bytemuck::Zeroable)]
 pub struct AnswerValue {
     pub name: [u8; NAME_BUF_LEN],
@@ -136,7 +139,6 @@ pub fn name_hash(name: &[u8; NAME_BUF_LEN], name_len: usize) -> u64 {
     name_hash_finish(hash, name_len)
 }
 
-// Map values start 8-byte aligned, so `data` is too: the program copies it in 64-bit words.
 const _: () = assert!(core::mem::offset_of!(AnswerValue, data) % 8 == 0);
 
 #[cfg(feature = "user")]

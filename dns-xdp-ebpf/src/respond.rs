@@ -255,7 +255,7 @@ fn same_name(value: &AnswerValue, name: &[u8; NAME_BUF_LEN], name_len: usize) ->
         if word * 8 >= name_len {
             break;
         }
-        if unsafe { ours.add(word).read_unaligned() != theirs.add(word).read() } {
+        if unsafe { ours.add(word).read() != theirs.add(word).read() } {
             return false;
         }
     }
