@@ -399,7 +399,8 @@ impl Dataplane {
             // Take the half-written state back out: the next publish reuses the generation
             // number and the trie, and must not inherit anything from this one. None of it was
             // ever live, so no query holds it.
-            let _ = remove_where(&mut self.answers, |k| k.generation == next);
+            let half_written = keys_where(&self.answers, |k| k.generation == next);
+            let _ = remove_keys(&mut self.answers, &half_written);
             if trie != old_trie {
                 let _ = self.clear_trie(trie);
             }
@@ -413,10 +414,13 @@ impl Dataplane {
         };
         self.publish.set_live(self.live);
         self.live_entries = set.len();
+        // Listed first, so that the update sequence is odd (queries pass up) only while the
+        // deletes run.
+        let old = keys_where(&self.answers, |k| k.generation != next);
         {
             // Queries that read the old generation may still be reading its entries.
             let _update = self.publish.begin_update();
-            remove_where(&mut self.answers, |k| k.generation != next)?;
+            remove_keys(&mut self.answers, &old)?;
         }
         if trie != old_trie {
             // A query still on the old trie read the update sequence before the deletes above,
@@ -573,17 +577,24 @@ fn trie_contents(prefixes: &[ViewPrefix]) -> Result<StdHashMap<ViewKey, u8>, Dat
     Ok(wanted)
 }
 
-/// Deletes every answer whose key matches `stale`.
-fn remove_where(
-    answers: &mut HashMap<MapData, AnswerKey, AnswerValue>,
-    stale: impl Fn(&AnswerKey) -> bool,
-) -> Result<(), DataplaneError> {
-    let stale: Vec<AnswerKey> = answers
+/// The keys in the answer map that match `wanted`.
+fn keys_where(
+    answers: &HashMap<MapData, AnswerKey, AnswerValue>,
+    wanted: impl Fn(&AnswerKey) -> bool,
+) -> Vec<AnswerKey> {
+    answers
         .keys()
         .filter_map(Result::ok)
-        .filter(|k| stale(k))
-        .collect();
-    for key in &stale {
+        .filter(|k| wanted(k))
+        .collect()
+}
+
+/// Deletes `keys` from the answer map (those already gone are no error).
+fn remove_keys(
+    answers: &mut HashMap<MapData, AnswerKey, AnswerValue>,
+    keys: &[AnswerKey],
+) -> Result<(), DataplaneError> {
+    for key in keys {
         match answers.remove(key) {
             Ok(()) | Err(MapError::KeyNotFound) => {}
             Err(e) => return Err(map_err(map_names::ANSWERS)(e)),

@@ -1414,7 +1414,7 @@ fn verifier_work_stays_bounded() {
         .verified_instruction_count()
         .expect("the kernel reports verified instructions (5.16+)");
     println!("verifier: {processed} instructions processed");
-    // Today ~30,000. Path explosions (see `Scratch::opaque`) go past the kernel's 1,000,000
+    // Today ~27,000. Path explosions (see `Scratch::opaque`) go past the kernel's 1,000,000
     // limit; this catches the growth long before that.
     assert!(
         processed < 100_000,
