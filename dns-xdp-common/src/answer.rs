@@ -2,10 +2,11 @@
 //! answer section bytes ready to copy after the echoed question.
 //!
 //! Views and variants steer traffic. A name's entry in view 0, variant 0 is always looked up first.
-//! If it says `per_view`, the client's view (from the `dns_views` LPM trie, see `views`) selects
-//! the entry instead; if the selected entry has `variants > 1`, a uniformly random variant of that
+//! If it says `per_view`, the client's view (from the live view trie, see `views`) selects the
+//! entry instead; if the selected entry has `variants > 1`, a uniformly random variant of that
 //! view does. A missing view or variant entry passes the query up rather than answering from
-//! another one, so an update caught half-way is answered by the fallback, never wrongly.
+//! another one. Entries change in place while live (health changes); `publish` describes how a
+//! query is kept from reading an entry the kernel is rewriting.
 //!
 //! The key carries a 64-bit hash of the name rather than the name itself: hashing and comparing
 //! a 16-byte key is far cheaper per packet than a 256-byte one. The value carries the full name,
@@ -65,7 +66,10 @@ pub struct AnswerKey {
 ///
 /// The checksums are the 16-bit ones'-complement sums of those byte ranges as if they started at
 /// an even offset, computed once by the agent so the kernel never sums the answer bytes.
-#[repr(C)]
+///
+/// Aligned to 8 bytes, as the kernel places map values (a hash map rounds the key up to 8
+/// bytes before the value), so the program reads `name` and `data` a 64-bit word at a time.
+#[repr(C, align(8))]
 #[derive(Clone, Copy, Debug, PartialEq, Eq, bytemuck::Pod, bytemuck::Zeroable)]
 pub struct AnswerValue {
     pub name: [u8; NAME_BUF_LEN],
@@ -134,6 +138,8 @@ pub fn name_hash(name: &[u8; NAME_BUF_LEN], name_len: usize) -> u64 {
     }
     name_hash_finish(hash, name_len)
 }
+
+const _: () = assert!(core::mem::offset_of!(AnswerValue, data) % 8 == 0);
 
 #[cfg(feature = "user")]
 unsafe impl aya::Pod for AnswerKey {}

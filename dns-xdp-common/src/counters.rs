@@ -41,11 +41,17 @@ pub enum Counter {
     /// NODATA there (which needs the zone's SOA), or its entry is not or no longer published.
     /// The fallback answers by the client's region.
     PassNoView = 15,
-    /// The randomly chosen variant of a weighted answer has no entry: an update is removing it.
+    /// The randomly chosen variant of a weighted answer has no entry. Not expected: the agent
+    /// publishes every variant a view counts, and queries overlapping an update that removes
+    /// some are counted `pass_torn`.
     PassNoVariant = 16,
+    /// The agent was changing live answers while the query was looked up (`PublishState::seq`
+    /// was odd, or moved): what the program read may be part old, part new, so the fallback
+    /// answers instead.
+    PassTorn = 17,
 }
 
-pub const COUNTER_COUNT: usize = 17;
+pub const COUNTER_COUNT: usize = 18;
 
 impl Counter {
     pub const ALL: [Counter; COUNTER_COUNT] = [
@@ -61,6 +67,7 @@ impl Counter {
         Counter::PassMiss,
         Counter::PassNoView,
         Counter::PassNoVariant,
+        Counter::PassTorn,
         Counter::PassTooBig,
         Counter::PassTooLong,
         Counter::PassNoRoom,
@@ -88,6 +95,7 @@ impl Counter {
             Counter::PassNoRoom => "pass_no_room",
             Counter::PassNoView => "pass_no_view",
             Counter::PassNoVariant => "pass_no_variant",
+            Counter::PassTorn => "pass_torn",
         }
     }
 }

@@ -18,14 +18,17 @@ pub mod views;
 pub mod map_names {
     /// Hash map: [`crate::answer::AnswerKey`] → [`crate::answer::AnswerValue`].
     pub const ANSWERS: &str = "dns_answers";
-    /// One-entry array: [`crate::publish::PublishState`], the live answer generation.
+    /// One-entry array, memory-mapped by the agent: [`crate::publish::PublishState`], the
+    /// live generation and view trie, and the update sequence.
     pub const PUBLISH: &str = "dns_publish";
     /// Per-CPU array of `u64` counters indexed by [`crate::counters::Counter`].
     pub const COUNTERS: &str = "dns_counters";
     /// Hash map: [`crate::addresses::ServedAddr`] → `u32` (1): the addresses we answer for.
     pub const ADDRESSES: &str = "dns_addresses";
-    /// LPM trie: [`crate::views::ViewKey`] → [`crate::views::ViewValue`], client prefix → view.
-    pub const VIEWS: &str = "dns_views";
+    /// The two LPM tries [`crate::views::ViewKey`] → [`crate::views::ViewValue`], client
+    /// prefix → view, indexed by [`crate::publish::Live::views`]: one is live, the other empty
+    /// or being filled for the next reload.
+    pub const VIEWS: [&str; 2] = ["dns_views_0", "dns_views_1"];
     /// Per-CPU scratch space for the program; not for userspace.
     pub const SCRATCH: &str = "dns_scratch";
 }

@@ -2,7 +2,7 @@
 //! map value gives the verifier one fixed-size buffer to bound, instead of packet pointers with
 //! variable offsets, and gives `bpf_csum_diff` a buffer it may read in whole 32-bit words.
 
-use crate::answer::{AnswerKey, NAME_BUF_LEN};
+use crate::answer::{AnswerKey, MAX_ANSWER_LEN, NAME_BUF_LEN};
 
 /// Largest DNS query the fast path copies and answers; larger ones pass up.
 pub const MAX_QUERY_LEN: usize = 512;
@@ -26,6 +26,10 @@ pub struct Scratch {
     pub opaque: [u64; OPAQUE_SLOTS],
     /// The frame's Ethernet, VLAN, IP and UDP headers, kept while the frame grows at its head.
     pub headers: [u8; MAX_HEADERS_LEN],
+    /// The answer section, copied out of the answer map before the frame is touched, so that
+    /// the copy can be checked against concurrent updates (see `publish`) and the frame still
+    /// passed up whole when it fails the check.
+    pub answer: [u8; MAX_ANSWER_LEN],
 }
 
 /// Ethernet with two VLAN tags, IPv6 and UDP: 22 + 40 + 8 bytes, rounded up to a multiple of 8.
@@ -33,3 +37,6 @@ pub const MAX_HEADERS_LEN: usize = 72;
 
 /// Slots in [`Scratch::opaque`].
 pub const OPAQUE_SLOTS: usize = 8;
+
+// The program copies the answer in 64-bit words (see `answer::AnswerValue::data`).
+const _: () = assert!(core::mem::offset_of!(Scratch, answer) % 8 == 0);

@@ -1,7 +1,12 @@
-//! Client views: the `dns_views` LPM trie maps client prefixes to the view whose answers they
-//! get. Addresses are 16 bytes, IPv4 as an IPv4-mapped IPv6 address (`::ffff:a.b.c.d`, the form
-//! of `addresses::ServedAddr`), so one trie holds both families: an IPv4 prefix of length `n`
-//! is stored with length `96 + n`. A client no prefix covers gets the default view, 0.
+//! Client views: an LPM trie maps client prefixes to the view whose answers they get.
+//! Addresses are 16 bytes, IPv4 as an IPv4-mapped IPv6 address (`::ffff:a.b.c.d`, the form of
+//! `addresses::ServedAddr`), so one trie holds both families: an IPv4 prefix of length `n` is
+//! stored with length `96 + n`. A client no prefix covers gets the default view, 0.
+//!
+//! There are two tries, `dns_views_0` and `dns_views_1` (`map_names::VIEWS`). View ids are only
+//! meaningful with the answers of their generation (a reload may renumber regions), so a reload
+//! fills the trie that is not live and flips to it in the same store as the generation
+//! (`publish::Live`); the old one is emptied afterwards.
 
 use core::net::IpAddr;
 
@@ -66,9 +71,8 @@ impl ViewValue {
     }
 }
 
-/// Most prefixes the agent publishes (a country database split into regions needs a few
-/// hundred thousand). The trie holds twice as many, for the moment a new set is in and the old
-/// one not yet out.
+/// Most prefixes the agent publishes, and the capacity of each trie (a country database split
+/// into regions needs a few hundred thousand).
 pub const MAX_VIEW_PREFIXES: usize = 1 << 20;
 
 #[cfg(feature = "user")]

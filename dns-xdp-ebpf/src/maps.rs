@@ -2,7 +2,7 @@
 //! `dns_xdp_common::map_names`.
 
 use aya_ebpf::{
-    bindings::BPF_F_NO_PREALLOC,
+    bindings::{BPF_F_MMAPABLE, BPF_F_NO_PREALLOC},
     btf_maps::{lpm_trie::Key, Array, HashMap, LpmTrie, PerCpuArray},
     macros::btf_map,
 };
@@ -26,8 +26,9 @@ pub static ANSWERS: HashMap<
     { BPF_F_NO_PREALLOC as usize },
 > = HashMap::new();
 
+/// Mappable, so the agent writes it with single atomic stores (see `PublishState`).
 #[btf_map(name = "dns_publish")]
-pub static PUBLISH: Array<PublishState, 1> = Array::new();
+pub static PUBLISH: Array<PublishState, 1, { BPF_F_MMAPABLE as usize }> = Array::new();
 
 #[btf_map(name = "dns_counters")]
 pub static COUNTERS: PerCpuArray<u64, COUNTER_COUNT> = PerCpuArray::new();
@@ -35,12 +36,13 @@ pub static COUNTERS: PerCpuArray<u64, COUNTER_COUNT> = PerCpuArray::new();
 #[btf_map(name = "dns_addresses")]
 pub static ADDRESSES: HashMap<ServedAddr, u32, MAX_SERVED_ADDRS> = HashMap::new();
 
-/// Client prefix → view. Keyed by the 16-byte address (aya's `Key<[u8; 16]>` is `ViewKey`'s
-/// layout); LPM tries are always `BPF_F_NO_PREALLOC`, the type's default, so capacity costs
-/// nothing until used. Room for two full sets: the agent inserts a new set's prefixes before it
-/// deletes the old set's.
-#[btf_map(name = "dns_views")]
-pub static VIEWS: LpmTrie<[u8; 16], ViewValue, { 2 * MAX_VIEW_PREFIXES }> = LpmTrie::new();
+/// Client prefix → view, two tries of which `Live::views` says which is live. Keyed by the
+/// 16-byte address (aya's `Key<[u8; 16]>` is `ViewKey`'s layout); LPM tries are always
+/// `BPF_F_NO_PREALLOC`, the type's default, so capacity costs nothing until used.
+#[btf_map(name = "dns_views_0")]
+pub static VIEWS_0: LpmTrie<[u8; 16], ViewValue, MAX_VIEW_PREFIXES> = LpmTrie::new();
+#[btf_map(name = "dns_views_1")]
+pub static VIEWS_1: LpmTrie<[u8; 16], ViewValue, MAX_VIEW_PREFIXES> = LpmTrie::new();
 
 const _: () = assert!(core::mem::size_of::<Key<[u8; 16]>>() == core::mem::size_of::<ViewKey>());
 
@@ -60,10 +62,16 @@ pub fn serves(addr: &ServedAddr) -> bool {
 }
 
 /// The view of a client at `addr` (16 bytes, IPv4 mapped as in `ViewKey`): the longest
-/// prefix in the view trie that covers it, or the default view.
+/// prefix in view trie `trie` (0 or 1) that covers it, or the default view.
 #[inline(always)]
-pub fn view_of(addr: [u8; 16]) -> u8 {
-    match VIEWS.get(&Key::new(128, addr)) {
+pub fn view_of(trie: u8, addr: [u8; 16]) -> u8 {
+    let key = Key::new(128, addr);
+    let found = if trie == 0 {
+        VIEWS_0.get(&key)
+    } else {
+        VIEWS_1.get(&key)
+    };
+    match found {
         Some(value) => value.view,
         None => DEFAULT_VIEW,
     }

@@ -2,6 +2,8 @@
 //! answer map, so the kernel only resizes the frame, copies, swaps addresses and fixes lengths
 //! and checksums.
 
+use core::ptr::{addr_of, read_volatile, write_volatile};
+
 use aya_ebpf::{
     helpers::{
         bpf_get_prandom_u32,
@@ -17,6 +19,7 @@ use dns_xdp_common::{
         NAME_WORDS,
     },
     counters::Counter,
+    publish::Live,
     scratch::{Scratch, MAX_HEADERS_LEN},
 };
 use network_types::{
@@ -27,7 +30,7 @@ use network_types::{
 
 use crate::{
     csum,
-    maps::{self, view_of, PUBLISH},
+    maps::{self, forget, view_of, PUBLISH},
     parse::{
         dns::{Query, CLASSIC_UDP_LIMIT, OPT_LEN},
         ip::{self, Ip},
@@ -41,30 +44,37 @@ const ANSWER_FLAGS: u16 = 0x8400;
 const COPIED_FLAGS: u16 = 0x0110;
 /// A fresh IP TTL / hop limit for the answer, rather than whatever was left of the query's.
 const REPLY_TTL: u8 = 64;
+/// Bytes `take` copies at a time.
+const CHUNK: usize = 32;
+/// `Scratch::opaque` slot of the answer's length in chunks (see `take`).
+const SLOT_ANSWER_CHUNKS: usize = 4;
 
 pub fn answer(ctx: &XdpContext, ip: &Ip, udp: &Udp, q: &Query) -> Result<Counter, Counter> {
-    let publish = PUBLISH.get(0).ok_or(Counter::PassInternal)?;
-    let edns_payload = publish.edns_payload;
-    let key = unsafe { &mut (*q.scratch).key };
+    let publish = PUBLISH.get_ptr(0).ok_or(Counter::PassInternal)?;
+    // The update sequence, then everything the answer is made of, then the sequence again: the
+    // agent frees and reuses answer elements only while it is odd, so an even sequence that
+    // did not move means nothing read in between was being rewritten (`publish` explains).
+    let seq = unsafe { read_volatile(addr_of!((*publish).seq)) };
+    if seq & 1 != 0 {
+        return Err(Counter::PassTorn);
+    }
+    // One load: the generation, its view trie and its EDNS size were stored together.
+    let live = Live::from_word(unsafe { read_volatile(addr_of!((*publish).live) as *const u64) });
     // Generation 0 means nothing is published yet.
-    if publish.generation == 0 {
+    if live.generation == 0 {
         return Err(Counter::PassMiss);
     }
-    key.generation = publish.generation;
-    let value = lookup(ctx, ip, key)?;
-    if !same_name(value, unsafe { &(*q.scratch).name }, q.name_len) {
-        // Another name with the same hash: the fallback answers this one.
-        return Err(Counter::PassMiss);
+    let key = unsafe { &mut (*q.scratch).key };
+    key.generation = live.generation;
+    let taken = lookup(ctx, ip, key, live.views).and_then(|value| take(value, q));
+    // Also when the lookup failed: a miss caught in an update is the update's doing.
+    if unsafe { read_volatile(addr_of!((*publish).seq)) } != seq {
+        return Err(Counter::PassTorn);
     }
+    let answer = taken?;
+    let answer_len = answer.len;
+    let edns_payload = live.edns_payload;
 
-    let answer_len = value.answer_len as usize;
-    if answer_len == 0 {
-        // A per-view name with no answer for this client's (default) view.
-        return Err(Counter::PassNoView);
-    }
-    if answer_len > MAX_ANSWER_LEN {
-        return Err(Counter::PassInternal);
-    }
     let opt_len = if q.edns { OPT_LEN } else { 0 };
     let dns_len = q.question_end + answer_len + opt_len;
     // The client's size, capped at what we advertise (as the fallback server does): larger UDP
@@ -79,7 +89,7 @@ pub fn answer(ctx: &XdpContext, ip: &Ip, udp: &Udp, q: &Query) -> Result<Counter
     let msg = unsafe { &mut (*q.scratch).msg };
     let flags = ANSWER_FLAGS | (q.flags & COPIED_FLAGS);
     msg[2..4].copy_from_slice(&flags.to_be_bytes());
-    msg[6..8].copy_from_slice(&value.answer_count.to_be_bytes());
+    msg[6..8].copy_from_slice(&answer.count.to_be_bytes());
     msg[8..10].copy_from_slice(&0u16.to_be_bytes());
     msg[10..12].copy_from_slice(&(q.edns as u16).to_be_bytes());
     for i in 0..3 {
@@ -98,10 +108,10 @@ pub fn answer(ctx: &XdpContext, ip: &Ip, udp: &Udp, q: &Query) -> Result<Counter
         // Without EDNS the query is only header and question, whose sum the checksum check
         // already took: adjust it for the header words that change (the flags, and ANCOUNT
         // from 0), one helper call fewer.
-        q.msg_sum as u64 + (!q.flags) as u64 + flags as u64 + value.answer_count as u64
+        q.msg_sum as u64 + (!q.flags) as u64 + flags as u64 + answer.count as u64
     };
     let dns_sum = header_and_question
-        + csum::at_offset(value.answer_csum, q.question_end)
+        + csum::at_offset(answer.csum, q.question_end)
         + if q.edns {
             csum::at_offset(opt_sum(edns_payload), q.question_end + answer_len)
         } else {
@@ -126,7 +136,7 @@ pub fn answer(ctx: &XdpContext, ip: &Ip, udp: &Udp, q: &Query) -> Result<Counter
     store(
         ctx,
         udp.dns_offset + q.question_end,
-        value.data.as_ptr(),
+        unsafe { (*q.scratch).answer.as_ptr() },
         answer_len as u32,
     )?;
     if q.edns {
@@ -157,13 +167,18 @@ pub fn answer(ctx: &XdpContext, ip: &Ip, udp: &Udp, q: &Query) -> Result<Counter
 }
 
 /// The answer for `key` (view 0, variant 0 as parsed): that entry, or, as it directs, the entry
-/// of the client's view, then a random variant of it. A view or variant without an entry passes
-/// up rather than falling back to another answer: it is NODATA there, or an update is on its way.
+/// of the client's view in view trie `trie`, then a random variant of it. A view or variant
+/// without an entry passes up rather than falling back to another answer: it is NODATA there.
 #[inline(always)]
-fn lookup(ctx: &XdpContext, ip: &Ip, key: &mut AnswerKey) -> Result<&'static AnswerValue, Counter> {
+fn lookup(
+    ctx: &XdpContext,
+    ip: &Ip,
+    key: &mut AnswerKey,
+    trie: u8,
+) -> Result<&'static AnswerValue, Counter> {
     let mut value = maps::answer(key).ok_or(Counter::PassMiss)?;
     if value.per_view != 0 {
-        let view = view_of(ip::source(ctx, ip)?);
+        let view = view_of(trie, ip::source(ctx, ip)?);
         if view != DEFAULT_VIEW {
             key.view = view;
             value = maps::answer(key).ok_or(Counter::PassNoView)?;
@@ -180,6 +195,54 @@ fn lookup(ctx: &XdpContext, ip: &Ip, key: &mut AnswerKey) -> Result<&'static Ans
     Ok(value)
 }
 
+/// What the answer is made of, taken out of its map entry before the update sequence is
+/// checked again; the section itself goes to `Scratch::answer`.
+struct Taken {
+    len: usize,
+    count: u16,
+    csum: u16,
+}
+
+/// Checks that `value` answers the question's name and copies its answer section out.
+#[inline(always)]
+fn take(value: &AnswerValue, q: &Query) -> Result<Taken, Counter> {
+    if !same_name(value, unsafe { &(*q.scratch).name }, q.name_len) {
+        // Another name with the same hash: the fallback answers this one.
+        return Err(Counter::PassMiss);
+    }
+    let len = value.answer_len as usize;
+    if len == 0 {
+        // A per-view name with no answer for this client's (default) view.
+        return Err(Counter::PassNoView);
+    }
+    if len > MAX_ANSWER_LEN {
+        return Err(Counter::PassInternal);
+    }
+    let taken = Taken {
+        len,
+        count: value.answer_count,
+        csum: value.answer_csum,
+    };
+    // In chunks of four 64-bit words: both buffers are 8-byte aligned and MAX_ANSWER_LEN long,
+    // a multiple of the chunk, and bytes copied past the answer are never sent. Volatile, so
+    // the compiler keeps the loop rather than make it a `memcpy` call BPF cannot link. The
+    // loop counts a forgotten copy of the length: each exit would otherwise narrow `len` to
+    // its own range, and the verifier would check the rest of the program once per exit.
+    let chunks = forget(q.scratch, SLOT_ANSWER_CHUNKS, len.div_ceil(CHUNK) as u64) as usize;
+    let from = value.data.as_ptr() as *const [u64; CHUNK / 8];
+    let to = unsafe { (*q.scratch).answer.as_mut_ptr() } as *mut [u64; CHUNK / 8];
+    for chunk in 0..MAX_ANSWER_LEN / CHUNK {
+        if chunk >= chunks {
+            break;
+        }
+        let (from, to) = unsafe { (from.add(chunk) as *const u64, to.add(chunk) as *mut u64) };
+        for word in 0..CHUNK / 8 {
+            unsafe { write_volatile(to.add(word), read_volatile(from.add(word))) };
+        }
+    }
+    Ok(taken)
+}
+
 /// The answer's owner equals the question name (both lowercased and zero padded per word).
 #[inline(always)]
 fn same_name(value: &AnswerValue, name: &[u8; NAME_BUF_LEN], name_len: usize) -> bool {
@@ -192,7 +255,7 @@ fn same_name(value: &AnswerValue, name: &[u8; NAME_BUF_LEN], name_len: usize) ->
         if word * 8 >= name_len {
             break;
         }
-        if unsafe { ours.add(word).read_unaligned() != theirs.add(word).read() } {
+        if unsafe { ours.add(word).read() != theirs.add(word).read() } {
             return false;
         }
     }

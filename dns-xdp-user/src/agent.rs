@@ -504,7 +504,7 @@ impl Running {
         }
         let fast_path = self.put_in_service(
             new.service,
-            Some(new.traffic.views()),
+            new.traffic.views(),
             new.config.server.edns_payload,
         )?;
         self.traffic = new.traffic;
@@ -543,7 +543,8 @@ impl Running {
             let served = alias::flatten(base.zones.clone(), &base.aliases, &current);
             Service::build(served, &self.traffic, self.server.edns_payload)
         });
-        match self.put_in_service(service, None, self.server.edns_payload) {
+        let views = self.traffic.views().clone();
+        match self.put_in_service(service, &views, self.server.edns_payload) {
             Ok(fast_path) => {
                 self.published = current;
                 println!("dns-xdp: ALIAS answers changed: {fast_path}");
@@ -557,13 +558,13 @@ impl Running {
         }
     }
 
-    /// Puts a service in service: first the fast path (one generation flip, then the client
-    /// views when they changed), then the fallback (one pointer swap). If the fast path refuses
+    /// Puts a service in service: first the fast path (answers and client views in one flip),
+    /// then the fallback (one pointer swap). If the fast path refuses
     /// the answers, neither changes. Returns what the fast path now serves, for the log.
     fn put_in_service(
         &mut self,
         service: Service,
-        views: Option<&Views>,
+        views: &Views,
         edns_payload: u16,
     ) -> Result<String> {
         let answers = &service.answers;
@@ -571,13 +572,8 @@ impl Running {
             None => "XDP off".to_string(),
             Some(dataplane) => {
                 dataplane.set_edns_payload(edns_payload);
-                match dataplane.publish(answers) {
+                match dataplane.publish(answers, &view_prefixes(views)) {
                     Ok(generation) => {
-                        if let Some(views) = views {
-                            dataplane
-                                .publish_views(&view_prefixes(views))
-                                .context("publishing the client views")?;
-                        }
                         format!(
                             "{} fast-path answers published (generation {generation})",
                             answers.len()
@@ -765,14 +761,12 @@ fn start_dataplane(
                 "took over the fast path on {interface}, which answered from the previous \
                  agent's generation {inherited} until now"
             );
-            let generation = dataplane.publish(answers)?;
-            dataplane.publish_views(views)?;
+            let generation = dataplane.publish(answers, views)?;
             (attached, generation)
         }
         // Answers go in before the program is attached, so the first query already hits.
         None => {
-            let generation = dataplane.publish(answers)?;
-            dataplane.publish_views(views)?;
+            let generation = dataplane.publish(answers, views)?;
             (dataplane.attach(interface, mode)?, generation)
         }
     };

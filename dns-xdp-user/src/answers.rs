@@ -378,9 +378,10 @@ impl AnswerSet {
     /// The changes that turn the map entries of `self` into those of `new`, in the order to
     /// apply them: writes (new and changed entries) before deletes, writes deepest in the lookup
     /// chain first and deletes shallowest first. So a view or variant is in place before
-    /// anything leads to it, and nothing leads to it any more when it goes: a query sees an
-    /// old or a new entry at every step, or passes up (`pass_no_view`, `pass_no_variant`) where
-    /// a variant is being removed. Entries equal in both are not touched.
+    /// anything leads to it, and nothing leads to it any more when it goes: every step leaves
+    /// each lookup chain whole. (Queries overlapping the batch pass up anyway, see
+    /// `Dataplane::update_answers`; the order keeps a batch stopped by an error consistent.)
+    /// Entries equal in both are not touched.
     pub fn changes_to<'a>(&self, new: &'a AnswerSet) -> Vec<Change<'a>> {
         // One list per chain rank: writes go out rank 0 first, deletes rank 2 first.
         let mut writes: [Vec<Change<'a>>; 3] = Default::default();

@@ -1,16 +1,24 @@
 //! The kernel side as the agent sees it: loads the XDP program, attaches it, pins its maps under
-//! bpffs, publishes answer sets atomically (or changes them in place, entry by entry, in an
-//! order that keeps every lookup whole), keeps the client-view trie, and reads the counters back.
+//! bpffs, publishes answer sets with their client-view tries atomically (or changes answers in
+//! place, under the update sequence), and reads the counters back.
+//!
+//! `dns_xdp_common::publish` explains how the program is kept from answering with an entry
+//! the kernel is rewriting; this module keeps the agent's half of that bargain: every write that
+//! frees an answer element a query may be reading (an update or a delete of a live or once-live
+//! entry) happens between [`PublishMap::begin_update`] and the drop of the guard it returns.
 
 use std::{
     collections::{HashMap as StdHashMap, HashSet},
     io,
     net::IpAddr,
+    os::fd::{AsFd, AsRawFd},
     path::{Path, PathBuf},
+    ptr::NonNull,
+    sync::atomic::{fence, AtomicU64, Ordering},
 };
 
 use aya::{
-    maps::{lpm_trie::Key, Array, HashMap, LpmTrie, MapData, MapError, PerCpuArray},
+    maps::{lpm_trie::Key, HashMap, LpmTrie, Map, MapData, MapError, PerCpuArray},
     programs::{
         links::{FdLink, PinnedLink},
         xdp::{XdpLink, XdpLinkId},
@@ -23,7 +31,7 @@ use dns_xdp_common::{
     answer::{AnswerKey, AnswerValue},
     counters::{Counter, COUNTER_COUNT},
     map_names, program_names,
-    publish::PublishState,
+    publish::{Live, PublishState},
     views::{ViewKey, ViewValue, MAX_VIEW_PREFIXES},
 };
 
@@ -131,6 +139,12 @@ pub enum DataplaneError {
          whole answer set first"
     )]
     NothingPublished,
+    #[error(
+        "mapping BPF map {map} into memory failed: {0}; the kernel must support memory-mapped \
+         BPF arrays (Linux 5.5 or later)",
+        map = map_names::PUBLISH
+    )]
+    MapPublish(#[source] io::Error),
 }
 
 fn map_err(name: &'static str) -> impl FnOnce(MapError) -> DataplaneError {
@@ -167,16 +181,19 @@ pub struct Updated {
 pub struct Dataplane {
     ebpf: Ebpf,
     answers: HashMap<MapData, AnswerKey, AnswerValue>,
-    views: LpmTrie<MapData, [u8; 16], ViewValue>,
-    /// What `views` holds: the agent is its only writer.
-    published_views: StdHashMap<ViewKey, u8>,
+    /// The two view tries, indexed by `Live::views`.
+    views: [LpmTrie<MapData, [u8; 16], ViewValue>; 2],
+    /// What each trie holds: the agent is their only writer.
+    trie_contents: [StdHashMap<ViewKey, u8>; 2],
     /// Entries of the live generation.
-    live: usize,
+    live_entries: usize,
     addresses: HashMap<MapData, ServedAddr, u32>,
-    publish: Array<MapData, PublishState>,
+    publish: PublishMap,
     counters: PerCpuArray<MapData, u64>,
     capacity: u32,
-    generation: u32,
+    /// What `publish` holds as live.
+    live: Live,
+    /// The EDNS payload size for the next publish.
     edns_payload: u16,
     /// Locked for as long as this dataplane lives; holds its pins.
     pin_dir: Option<PinDir>,
@@ -238,13 +255,18 @@ impl Dataplane {
             ebpf,
             answers,
             views,
-            published_views: StdHashMap::new(),
-            live: 0,
+            trie_contents: Default::default(),
+            live_entries: 0,
             addresses,
             publish,
             counters,
             capacity,
-            generation: 0,
+            live: Live {
+                generation: 0,
+                edns_payload,
+                views: 0,
+                _pad: 0,
+            },
             edns_payload,
             pin_dir,
             inherited_link: found.link_ifindex,
@@ -252,19 +274,23 @@ impl Dataplane {
             link: None,
         };
         if found.reuse_maps {
-            let state = dataplane
-                .publish
-                .get(&0, 0)
-                .map_err(map_err(map_names::PUBLISH))?;
-            let live = state.generation;
-            dataplane.generation = live;
+            dataplane.live = dataplane.publish.live();
+            let live = dataplane.live.generation;
             dataplane.capacity = found.answer_capacity;
             // A generation the dead agent was still writing was never live: out with it, so
-            // that the next publish, which may reuse its number, starts clean.
-            dataplane.remove_where(|k| k.generation != live)?;
-            // In-place updates and view publishing work from what the maps hold.
-            dataplane.live = dataplane.answer_keys().len();
-            dataplane.published_views = dataplane.view_prefixes()?;
+            // that the next publish, which may reuse its number, starts clean. A dead agent may
+            // have died inside an update: its sequence may be odd, so make it even again.
+            dataplane.publish.settle();
+            let stale = keys_where(&dataplane.answers, |k| k.generation != live);
+            {
+                let _update = dataplane.publish.begin_update();
+                remove_keys(&mut dataplane.answers, &stale)?;
+            }
+            // In-place updates and publishing work from what the maps hold.
+            dataplane.live_entries = dataplane.answer_keys().len();
+            for trie in 0..2 {
+                dataplane.trie_contents[trie] = dataplane.trie_entries(trie)?;
+            }
             dataplane.inherited_answers = live != 0 && found.link_ifindex.is_some();
             log::info!(
                 "took over the maps pinned in {} (live generation {live})",
@@ -274,7 +300,7 @@ impl Dataplane {
                     .map_or(String::new(), |d| d.path().display().to_string())
             );
         } else {
-            dataplane.write_publish_state(0)?;
+            dataplane.publish.set_live(dataplane.live);
         }
         Ok(dataplane)
     }
@@ -282,7 +308,7 @@ impl Dataplane {
     /// The live generation of a dead agent whose answers the fast path keeps serving until
     /// this agent's first [`Dataplane::publish`]; `None` when it is not taking over.
     pub fn inherited_generation(&self) -> Option<u32> {
-        self.inherited_answers.then_some(self.generation)
+        self.inherited_answers.then_some(self.live.generation)
     }
 
     /// The responder program, for `BPF_PROG_TEST_RUN` in tests and benchmarks.
@@ -447,59 +473,107 @@ impl Dataplane {
         Ok(())
     }
 
-    /// Publishes a whole answer set: writes it under a new generation, flips the live
-    /// generation in one map update, then deletes the old generation. A query sees either the
-    /// old set or the new one.
-    pub fn publish(&mut self, set: &AnswerSet) -> Result<u32, DataplaneError> {
-        let live = self.answers.keys().count();
-        if live + set.len() > self.capacity as usize {
+    /// Publishes a whole answer set and the client prefixes of its views (`prefixes`; of two
+    /// entries for one prefix the later wins): writes the answers under a new generation and
+    /// the prefixes into the view trie that is not live, flips generation, trie and EDNS size
+    /// in one store, then deletes the old generation (under the update sequence) and empties
+    /// the old trie. A query sees the old answers with the old views, or the new with the new.
+    /// When the prefixes are those already live, the live trie stays and neither is written.
+    ///
+    /// On error nothing live has changed, except when removing the old generation or emptying
+    /// the old trie fails: then the new ones are live, and the next publish removes the rest.
+    pub fn publish(
+        &mut self,
+        set: &AnswerSet,
+        prefixes: &[ViewPrefix],
+    ) -> Result<u32, DataplaneError> {
+        let wanted = trie_contents(prefixes)?;
+        let present = self.answers.keys().count();
+        if present + set.len() > self.capacity as usize {
             return Err(DataplaneError::Capacity {
                 count: set.len(),
                 capacity: self.capacity / 2,
             });
         }
-        let next = match self.generation.wrapping_add(1) {
+        let next = match self.live.generation.wrapping_add(1) {
             0 => 1,
             g => g,
         };
-        let written = set
-            .iter()
-            .try_for_each(|answer| {
+        let old_trie = self.live.views as usize;
+        let trie = if wanted == self.trie_contents[old_trie] {
+            old_trie
+        } else {
+            1 - old_trie
+        };
+        // Neither the new generation nor the idle trie is read before the flip, and inserting
+        // frees nothing a query may hold, so no update sequence (see `dns_xdp_common::publish`).
+        let mut written = Ok(());
+        if trie != old_trie {
+            // Empty unless an error stopped the last publish before it emptied it.
+            written = self
+                .clear_trie(trie)
+                .and_then(|()| self.fill_trie(trie, &wanted));
+        }
+        if written.is_ok() {
+            written = set.iter().try_for_each(|answer| {
                 self.answers
                     .insert(answer.key(next), answer.value(), 0)
                     .map_err(map_err(map_names::ANSWERS))
-            })
-            .and_then(|()| self.write_publish_state(next));
+            });
+        }
         if let Err(e) = written {
-            // Take the half-written generation back out: the next publish reuses its number
-            // and must not inherit answers from this one.
-            let _ = self.remove_where(|k| k.generation == next);
+            // Take the half-written state back out: the next publish reuses the generation
+            // number and the trie, and must not inherit anything from this one. None of it was
+            // ever live, so no query holds it.
+            let half_written = keys_where(&self.answers, |k| k.generation == next);
+            let _ = remove_keys(&mut self.answers, &half_written);
+            if trie != old_trie {
+                let _ = self.clear_trie(trie);
+            }
             return Err(e);
         }
-        self.generation = next;
-        self.live = set.len();
-        let live = self.generation;
-        self.remove_where(|k| k.generation != live)?;
+        self.live = Live {
+            generation: next,
+            edns_payload: self.edns_payload,
+            views: trie as u8,
+            _pad: 0,
+        };
+        self.publish.set_live(self.live);
+        self.live_entries = set.len();
+        // Listed first, so that the update sequence is odd (queries pass up) only while the
+        // deletes run.
+        let old = keys_where(&self.answers, |k| k.generation != next);
+        {
+            // Queries that read the old generation may still be reading its entries.
+            let _update = self.publish.begin_update();
+            remove_keys(&mut self.answers, &old)?;
+        }
+        if trie != old_trie {
+            // A query still on the old trie read the update sequence before the deletes above,
+            // and passes up when it reads it again.
+            self.clear_trie(old_trie)?;
+        }
         Ok(next)
     }
 
     /// Changes the live generation in place from `old` to `new`: writes the entries that are new
     /// or differ, deletes those `new` lacks, in the order of [`AnswerSet::changes_to`], and
-    /// leaves equal ones alone. Each map write is atomic on its own, so a query sees an old or a
-    /// new entry, or passes up where a view or variant is being removed; it never sees a torn
+    /// leaves equal ones alone. The whole batch runs under the update sequence: a query that
+    /// overlaps it passes up (`pass_torn`), so every answer comes from the old set or the new
     /// one. For health changes; a reload publishes a whole new generation with
     /// [`Dataplane::publish`].
     ///
     /// `old` must be what the live generation holds for its keys: the last set published or
     /// updated to, or any part of it (such as the steered answers alone, with `new` their
     /// successor), since keys in neither set are not touched. On error the map is part way
-    /// between the two (each entry whole, the order kept); publish a whole set to recover.
+    /// between the two (each entry whole, every lookup chain whole, as the order keeps them);
+    /// publish a whole set to recover.
     pub fn update_answers(
         &mut self,
         old: &AnswerSet,
         new: &AnswerSet,
     ) -> Result<Updated, DataplaneError> {
-        if self.generation == 0 {
+        if self.live.generation == 0 {
             return Err(DataplaneError::NothingPublished);
         }
         let changes = old.changes_to(new);
@@ -508,26 +582,25 @@ impl Dataplane {
             .filter(|c| matches!(c, Change::Write(a) if old.get(&a.key(0)).is_none()))
             .count();
         let room = self.capacity as usize / 2;
-        if self.live + inserted > room {
+        if self.live_entries + inserted > room {
             return Err(DataplaneError::Capacity {
-                count: self.live + inserted,
+                count: self.live_entries + inserted,
                 capacity: room as u32,
             });
         }
+        let generation = self.live.generation;
         let mut updated = Updated::default();
+        let _update = self.publish.begin_update();
         for change in &changes {
             match change {
                 Change::Write(answer) => {
                     self.answers
-                        .insert(answer.key(self.generation), answer.value(), 0)
+                        .insert(answer.key(generation), answer.value(), 0)
                         .map_err(map_err(map_names::ANSWERS))?;
                     updated.written += 1;
                 }
                 Change::Delete(key) => {
-                    let key = AnswerKey {
-                        generation: self.generation,
-                        ..*key
-                    };
+                    let key = AnswerKey { generation, ..*key };
                     match self.answers.remove(&key) {
                         Ok(()) => updated.deleted += 1,
                         Err(MapError::KeyNotFound) => {}
@@ -536,59 +609,47 @@ impl Dataplane {
                 }
             }
         }
-        self.live = (self.live + inserted).saturating_sub(updated.deleted);
+        self.live_entries = (self.live_entries + inserted).saturating_sub(updated.deleted);
         Ok(updated)
     }
 
-    /// Makes the view trie hold exactly `prefixes`: inserts or updates what is new or changed
-    /// first, then deletes what is gone, so a client covered before and after is never left
-    /// without its view. Of two entries for one prefix the later wins.
-    ///
-    /// A client whose view has no answer for a steered name is passed up, so the answers of a
-    /// new view should be published before the prefixes that lead to it.
-    pub fn publish_views(&mut self, prefixes: &[ViewPrefix]) -> Result<Updated, DataplaneError> {
-        let mut wanted = StdHashMap::with_capacity(prefixes.len());
-        for p in prefixes {
-            let key = ViewKey::new(p.addr, p.prefix_len).ok_or(DataplaneError::BadPrefix {
-                addr: p.addr,
-                prefix_len: p.prefix_len,
-            })?;
-            wanted.insert(key, p.view);
-        }
-        if wanted.len() > MAX_VIEW_PREFIXES {
-            return Err(DataplaneError::TooManyPrefixes(wanted.len()));
-        }
-        let mut updated = Updated::default();
-        for (key, &view) in &wanted {
-            if self.published_views.get(key) == Some(&view) {
-                continue;
-            }
-            self.views
+    /// Writes `wanted` into trie `trie`, which is empty and idle.
+    fn fill_trie(
+        &mut self,
+        trie: usize,
+        wanted: &StdHashMap<ViewKey, u8>,
+    ) -> Result<(), DataplaneError> {
+        for (key, &view) in wanted {
+            self.views[trie]
                 .insert(&trie_key(key), ViewValue::new(view), 0)
-                .map_err(map_err(map_names::VIEWS))?;
-            self.published_views.insert(*key, view);
-            updated.written += 1;
+                .map_err(map_err(map_names::VIEWS[trie]))?;
+            self.trie_contents[trie].insert(*key, view);
         }
-        let stale: Vec<ViewKey> = self
-            .published_views
-            .keys()
-            .filter(|key| !wanted.contains_key(key))
-            .copied()
-            .collect();
-        for key in &stale {
-            match self.views.remove(&trie_key(key)) {
-                Ok(()) | Err(MapError::KeyNotFound) => {}
-                Err(e) => return Err(map_err(map_names::VIEWS)(e)),
-            }
-            self.published_views.remove(key);
-            updated.deleted += 1;
-        }
-        Ok(updated)
+        Ok(())
     }
 
-    /// The view trie as the kernel holds it (for tests and inspection).
+    /// Empties trie `trie`, which is idle. An LPM trie frees its nodes only after an RCU grace
+    /// period, so a query still walking it reads old nodes, never reused ones.
+    fn clear_trie(&mut self, trie: usize) -> Result<(), DataplaneError> {
+        let keys: Vec<ViewKey> = self.trie_contents[trie].keys().copied().collect();
+        for key in &keys {
+            match self.views[trie].remove(&trie_key(key)) {
+                Ok(()) | Err(MapError::KeyNotFound) => {}
+                Err(e) => return Err(map_err(map_names::VIEWS[trie])(e)),
+            }
+            self.trie_contents[trie].remove(key);
+        }
+        Ok(())
+    }
+
+    /// The live view trie as the kernel holds it (for tests and inspection).
     pub fn view_prefixes(&self) -> Result<StdHashMap<ViewKey, u8>, DataplaneError> {
-        self.views
+        self.trie_entries(self.live.views as usize)
+    }
+
+    /// What view trie `trie` holds.
+    fn trie_entries(&self, trie: usize) -> Result<StdHashMap<ViewKey, u8>, DataplaneError> {
+        self.views[trie]
             .iter()
             .map(|entry| {
                 entry
@@ -599,7 +660,7 @@ impl Dataplane {
                         };
                         (key, value.view)
                     })
-                    .map_err(map_err(map_names::VIEWS))
+                    .map_err(map_err(map_names::VIEWS[trie]))
             })
             .collect()
     }
@@ -610,37 +671,9 @@ impl Dataplane {
         self.edns_payload = edns_payload;
     }
 
-    /// Deletes every answer whose key matches `stale`.
-    fn remove_where(&mut self, stale: impl Fn(&AnswerKey) -> bool) -> Result<(), DataplaneError> {
-        let stale: Vec<AnswerKey> = self
-            .answers
-            .keys()
-            .filter_map(Result::ok)
-            .filter(|k| stale(k))
-            .collect();
-        for key in &stale {
-            match self.answers.remove(key) {
-                Ok(()) | Err(MapError::KeyNotFound) => {}
-                Err(e) => return Err(map_err(map_names::ANSWERS)(e)),
-            }
-        }
-        Ok(())
-    }
-
-    fn write_publish_state(&mut self, generation: u32) -> Result<(), DataplaneError> {
-        let state = PublishState {
-            generation,
-            edns_payload: self.edns_payload,
-            _pad: 0,
-        };
-        self.publish
-            .set(0, state, 0)
-            .map_err(map_err(map_names::PUBLISH))
-    }
-
     /// The live generation (0 before the first publish).
     pub fn generation(&self) -> u32 {
-        self.generation
+        self.live.generation
     }
 
     /// The counters, summed over CPUs.
@@ -656,6 +689,159 @@ impl Dataplane {
 
 fn trie_key(key: &ViewKey) -> Key<[u8; 16]> {
     Key::new(key.prefix_len, key.addr)
+}
+
+/// The trie entries for `prefixes`, the later of two for one prefix winning.
+fn trie_contents(prefixes: &[ViewPrefix]) -> Result<StdHashMap<ViewKey, u8>, DataplaneError> {
+    let mut wanted = StdHashMap::with_capacity(prefixes.len());
+    for p in prefixes {
+        let key = ViewKey::new(p.addr, p.prefix_len).ok_or(DataplaneError::BadPrefix {
+            addr: p.addr,
+            prefix_len: p.prefix_len,
+        })?;
+        wanted.insert(key, p.view);
+    }
+    if wanted.len() > MAX_VIEW_PREFIXES {
+        return Err(DataplaneError::TooManyPrefixes(wanted.len()));
+    }
+    Ok(wanted)
+}
+
+/// The keys in the answer map that match `wanted`.
+fn keys_where(
+    answers: &HashMap<MapData, AnswerKey, AnswerValue>,
+    wanted: impl Fn(&AnswerKey) -> bool,
+) -> Vec<AnswerKey> {
+    answers
+        .keys()
+        .filter_map(Result::ok)
+        .filter(|k| wanted(k))
+        .collect()
+}
+
+/// Deletes `keys` from the answer map (those already gone are no error).
+fn remove_keys(
+    answers: &mut HashMap<MapData, AnswerKey, AnswerValue>,
+    keys: &[AnswerKey],
+) -> Result<(), DataplaneError> {
+    for key in keys {
+        match answers.remove(key) {
+            Ok(()) | Err(MapError::KeyNotFound) => {}
+            Err(e) => return Err(map_err(map_names::ANSWERS)(e)),
+        }
+    }
+    Ok(())
+}
+
+/// The `dns_publish` value, mapped into the agent's memory so that [`Live`] and the update
+/// sequence are each written with one atomic 64-bit store (a map update syscall copies the
+/// value with `memcpy`, whose stores may land in any order).
+struct PublishMap {
+    /// Kept open for as long as the mapping is used.
+    _map: MapData,
+    page: NonNull<libc::c_void>,
+    len: usize,
+}
+
+// SAFETY: the mapping is plain shared memory, only ever accessed through atomics.
+unsafe impl Send for PublishMap {}
+unsafe impl Sync for PublishMap {}
+
+impl PublishMap {
+    fn new(map: MapData) -> io::Result<Self> {
+        // SAFETY: sysconf has no preconditions.
+        let page_size = unsafe { libc::sysconf(libc::_SC_PAGESIZE) };
+        let len = usize::try_from(page_size).map_err(|_| io::Error::last_os_error())?;
+        // SAFETY: maps the first page of an array map of one 16-byte value created with
+        // BPF_F_MMAPABLE; the kernel checks the length and the flags.
+        let page = unsafe {
+            libc::mmap(
+                std::ptr::null_mut(),
+                len,
+                libc::PROT_READ | libc::PROT_WRITE,
+                libc::MAP_SHARED,
+                map.fd().as_fd().as_raw_fd(),
+                0,
+            )
+        };
+        if page == libc::MAP_FAILED {
+            return Err(io::Error::last_os_error());
+        }
+        let page = NonNull::new(page).ok_or_else(|| io::Error::other("mmap returned null"))?;
+        Ok(Self {
+            _map: map,
+            page,
+            len,
+        })
+    }
+
+    fn word(&self, offset: usize) -> &AtomicU64 {
+        debug_assert!(offset + 8 <= std::mem::size_of::<PublishState>());
+        // SAFETY: the page starts with the PublishState, so each of its 8-byte words is
+        // aligned; the mapping lives as long as `self`.
+        unsafe {
+            &*(self
+                .page
+                .as_ptr()
+                .cast::<u8>()
+                .add(offset)
+                .cast::<AtomicU64>())
+        }
+    }
+
+    /// What is live.
+    fn live(&self) -> Live {
+        Live::from_word(
+            self.word(std::mem::offset_of!(PublishState, live))
+                .load(Ordering::SeqCst),
+        )
+    }
+
+    /// Makes an odd update sequence even: one a dead agent left when it died inside an update.
+    /// Queries passed up while it was odd; from now on they are answered again.
+    fn settle(&self) {
+        let seq = self.word(std::mem::offset_of!(PublishState, seq));
+        if seq.load(Ordering::SeqCst) % 2 == 1 {
+            seq.fetch_add(1, Ordering::SeqCst);
+        }
+    }
+
+    /// Flips what is live. Everything the new state refers to was written before: the store
+    /// releases it.
+    fn set_live(&self, live: Live) {
+        self.word(std::mem::offset_of!(PublishState, live))
+            .store(live.to_word(), Ordering::SeqCst);
+    }
+
+    /// Makes the update sequence odd until the returned guard is dropped. The fence orders the
+    /// odd value before every write of the update, the kernel's included.
+    fn begin_update(&self) -> Update<'_> {
+        let seq = self.word(std::mem::offset_of!(PublishState, seq));
+        let before = seq.fetch_add(1, Ordering::SeqCst);
+        debug_assert!(before.is_multiple_of(2), "updates do not nest");
+        fence(Ordering::SeqCst);
+        Update { seq }
+    }
+}
+
+impl Drop for PublishMap {
+    fn drop(&mut self) {
+        // SAFETY: unmaps exactly what `new` mapped; no reference into it outlives `self`.
+        unsafe { libc::munmap(self.page.as_ptr(), self.len) };
+    }
+}
+
+/// An update in progress: the sequence is odd until this is dropped, on error returns too.
+struct Update<'a> {
+    seq: &'a AtomicU64,
+}
+
+impl Drop for Update<'_> {
+    fn drop(&mut self) {
+        // Every write of the update before the even value.
+        fence(Ordering::SeqCst);
+        self.seq.fetch_add(1, Ordering::SeqCst);
+    }
 }
 
 /// The index of `interface`; a clear error when it does not exist in this network namespace.
@@ -711,8 +897,8 @@ type Maps = (
     Ebpf,
     HashMap<MapData, AnswerKey, AnswerValue>,
     HashMap<MapData, ServedAddr, u32>,
-    LpmTrie<MapData, [u8; 16], ViewValue>,
-    Array<MapData, PublishState>,
+    [LpmTrie<MapData, [u8; 16], ViewValue>; 2],
+    PublishMap,
     PerCpuArray<MapData, u64>,
 );
 
@@ -772,16 +958,18 @@ fn load_program(
             .ok_or(DataplaneError::Missing("address map"))?,
     )
     .map_err(map_err(map_names::ADDRESSES))?;
-    let views = LpmTrie::try_from(
-        ebpf.take_map(map_names::VIEWS)
-            .ok_or(DataplaneError::Missing("view map"))?,
-    )
-    .map_err(map_err(map_names::VIEWS))?;
-    let publish = Array::try_from(
-        ebpf.take_map(map_names::PUBLISH)
-            .ok_or(DataplaneError::Missing("publish map"))?,
-    )
-    .map_err(map_err(map_names::PUBLISH))?;
+    let mut trie = |name: &'static str| {
+        LpmTrie::try_from(
+            ebpf.take_map(name)
+                .ok_or(DataplaneError::Missing("view trie"))?,
+        )
+        .map_err(map_err(name))
+    };
+    let views = [trie(map_names::VIEWS[0])?, trie(map_names::VIEWS[1])?];
+    let publish = match ebpf.take_map(map_names::PUBLISH) {
+        Some(Map::Array(data)) => PublishMap::new(data).map_err(DataplaneError::MapPublish)?,
+        _ => return Err(DataplaneError::Missing("publish map")),
+    };
     let counters = PerCpuArray::try_from(
         ebpf.take_map(map_names::COUNTERS)
             .ok_or(DataplaneError::Missing("counter map"))?,

@@ -66,7 +66,7 @@ pub const DUMPS: &[(&str, DumpFn)] = &[
     (map_names::PUBLISH, dump_publish),
     (map_names::ADDRESSES, dump_addresses),
     (map_names::COUNTERS, dump_counters),
-    (map_names::VIEWS, dump_views),
+    (LIVE_VIEWS, dump_live_views),
     (map_names::ANSWERS, dump_answers),
 ];
 
@@ -139,6 +139,10 @@ fn json<T: Serialize>(value: &T) -> serde_json::Value {
 pub struct Publish {
     pub generation: u32,
     pub edns_payload: u16,
+    /// Which of the two view tries (`dns_views_0`, `dns_views_1`) is live.
+    pub views: u8,
+    /// The update sequence: odd while the agent rewrites answers in place (queries pass up).
+    pub seq: u64,
 }
 
 fn read_publish(dir: &Path) -> Result<Publish, DumpError> {
@@ -147,8 +151,10 @@ fn read_publish(dir: &Path) -> Result<Publish, DumpError> {
     let array: Array<MapData, PublishState> = Array::try_from(open(dir, name)?).map_err(map_err)?;
     let state = array.get(&0, 0).map_err(map_err)?;
     Ok(Publish {
-        generation: state.generation,
-        edns_payload: state.edns_payload,
+        generation: state.live.generation,
+        edns_payload: state.live.edns_payload,
+        views: state.live.views,
+        seq: state.seq,
     })
 }
 
@@ -161,10 +167,17 @@ fn dump_publish(dir: &Path) -> Result<MapDump, DumpError> {
         )
     } else {
         format!(
-            "{}: live generation {}, EDNS payload {}\n",
+            "{}: live generation {}, EDNS payload {}, live view trie {}, update sequence {}{}\n",
             map_names::PUBLISH,
             publish.generation,
-            publish.edns_payload
+            publish.edns_payload,
+            map_names::VIEWS[usize::from(publish.views & 1)],
+            publish.seq,
+            if publish.seq % 2 == 1 {
+                " (an update is in progress: queries pass up)"
+            } else {
+                ""
+            }
         )
     };
     Ok(MapDump {
@@ -564,8 +577,19 @@ fn views_dump(dir: &Path, name: &'static str) -> Result<MapDump, DumpError> {
     })
 }
 
-fn dump_views(dir: &Path) -> Result<MapDump, DumpError> {
-    views_dump(dir, map_names::VIEWS)
+/// The name `maps dump` gives the live one of the two view tries (`dns_publish` says which;
+/// the other is empty but while a reload fills it).
+const LIVE_VIEWS: &str = "dns_views";
+
+fn dump_live_views(dir: &Path) -> Result<MapDump, DumpError> {
+    let live = map_names::VIEWS[usize::from(read_publish(dir)?.views & 1)];
+    let mut dump = views_dump(dir, live)?;
+    dump.map = LIVE_VIEWS;
+    dump.text = format!(
+        "{LIVE_VIEWS} (live trie {live}){}",
+        &dump.text[live.len()..]
+    );
+    Ok(dump)
 }
 
 /// A record of an answer section as the fast path sends it.

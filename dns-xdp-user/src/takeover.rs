@@ -15,9 +15,10 @@ use dns_xdp_common::map_names;
 use crate::pin_dir::{self, PinDir, LINK_PIN};
 
 /// The maps the agent pins, and so the maps a new agent can take over.
-pub const PINNED_MAPS: [&str; 5] = [
+pub const PINNED_MAPS: [&str; 6] = [
     map_names::ANSWERS,
-    map_names::VIEWS,
+    map_names::VIEWS[0],
+    map_names::VIEWS[1],
     map_names::ADDRESSES,
     map_names::PUBLISH,
     map_names::COUNTERS,

@@ -104,7 +104,7 @@ fn measure(policy: &'static str) -> Figures {
     traffic.fast_path_into(&mut all);
     let capacity = u32::try_from(all.len() * 2).unwrap();
     let mut dataplane = Dataplane::load(capacity, 1232, None).expect("load the program");
-    dataplane.publish(&all).expect("publish");
+    dataplane.publish(&all, &[]).expect("publish");
     traffic.insert_placeholders(&mut zones);
     let responder = SharedResponder::new(
         Responder::with_answers(zones, &AnswerSet::default(), 1232)

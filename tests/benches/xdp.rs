@@ -187,8 +187,7 @@ fn main() {
     dataplane
         .serve_addresses(["192.0.2.1".parse().unwrap(), "2001:db8::1".parse().unwrap()])
         .unwrap();
-    dataplane.publish(&answers).unwrap();
-    dataplane.publish_views(&views).unwrap();
+    dataplane.publish(&answers, &views).unwrap();
     let mut baseline_object = Ebpf::load(dns_xdp_user::ebpf::OBJECT).unwrap();
     let baseline: &mut Xdp = baseline_object
         .program_mut(program_names::BENCH_BASELINE)

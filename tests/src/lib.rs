@@ -13,4 +13,5 @@ pub mod packet;
 pub mod process;
 pub mod scratch;
 pub mod servers;
+pub mod test_run;
 pub mod unbound;

@@ -206,7 +206,9 @@ fn maps_dump_shows_client_views_and_variants() {
     );
     let text = maps_dump(&agent.pin_dir, &["dns_views"]);
     assert!(
-        text.starts_with("dns_views: 3 client prefix(es); view 1: 2, view 2: 1\n"),
+        text.starts_with(
+            "dns_views (live trie dns_views_1): 3 client prefix(es); view 1: 2, view 2: 1\n"
+        ),
         "{text}"
     );
     assert!(

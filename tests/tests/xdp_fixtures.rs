@@ -488,7 +488,7 @@ fn load(zones: Vec<Zone>) -> Dataplane {
     let mut dataplane =
         Dataplane::load(answers.len() as u32, 1232, None).expect("load XDP program");
     dataplane.serve_addresses(served()).unwrap();
-    dataplane.publish(&answers).expect("publish answers");
+    dataplane.publish(&answers, &[]).expect("publish answers");
     dataplane
 }
 
@@ -716,7 +716,7 @@ fn a_new_generation_replaces_the_old_one_whole() {
     let mut dataplane = load(vec![first]);
     let second = zone("192.0.2.20", "");
     let (answers, _) = AnswerSet::from_zones(std::slice::from_ref(&second));
-    assert_eq!(dataplane.publish(&answers).unwrap(), 2);
+    assert_eq!(dataplane.publish(&answers, &[]).unwrap(), 2);
 
     let keys = dataplane.answer_keys();
     assert!(
@@ -759,7 +759,7 @@ fn a_hash_collision_passes_up_instead_of_answering_wrong() {
     let mut dataplane = Dataplane::load(4, 1232, None).expect("load XDP program");
     dataplane.serve_addresses(served()).unwrap();
     dataplane
-        .publish(&AnswerSet::from_answers(vec![forged]))
+        .publish(&AnswerSet::from_answers(vec![forged]), &[])
         .unwrap();
 
     let frame = frame(v4(), &Query::new("wwx.example.com.", A)).encode();
@@ -781,7 +781,7 @@ fn answers_never_exceed_our_advertised_payload() {
     let (answers, _) = AnswerSet::from_zones(std::slice::from_ref(&zone));
     let mut dataplane = Dataplane::load(answers.len() as u32, 512, None).expect("load");
     dataplane.serve_addresses(served()).unwrap();
-    dataplane.publish(&answers).unwrap();
+    dataplane.publish(&answers, &[]).unwrap();
     let oracle = Responder::new(vec![zone], 512);
 
     // The client offers 4096 bytes, we advertise 512: the 540-byte answer goes to the fallback,
@@ -905,10 +905,9 @@ fn steered_answers(weighted: usize) -> AnswerSet {
 fn load_steered(set: &AnswerSet) -> Dataplane {
     let mut dataplane = Dataplane::load(set.len() as u32, 1232, None).expect("load XDP program");
     dataplane.serve_addresses(served()).unwrap();
-    dataplane.publish(set).expect("publish answers");
     dataplane
-        .publish_views(&view_prefixes())
-        .expect("publish views");
+        .publish(set, &view_prefixes())
+        .expect("publish answers and views");
     dataplane
 }
 
@@ -1361,46 +1360,47 @@ fn the_view_trie_follows_each_published_set() {
         prefix_len: 25,
         view: 1,
     });
-    assert_eq!(
-        dataplane.publish_views(&next).unwrap(),
-        Updated {
-            written: 2,
-            deleted: 1
-        }
-    );
+    assert_eq!(dataplane.publish(&set, &next).unwrap(), 2);
     let mut expected = wanted(&next);
     expected.remove(&("192.0.2.130".parse().unwrap(), 25));
     expected.insert(("192.0.2.128".parse().unwrap(), 25), 1);
     assert_eq!(trie(&dataplane), expected);
 
-    let geo = |client: &str| {
+    let geo = |dataplane: &Dataplane, client: &str| {
         let query = Query::new("geo.example.com.", A);
         let frame = Frame::udp(client.parse().unwrap(), v4().1, query.encode()).encode();
-        let (action, out) = run(&dataplane, &frame);
+        let (action, out) = run(dataplane, &frame);
         let (q, reply) = check_frame(&frame, action, &out).unwrap();
         (q.payload, reply.payload)
     };
-    let (q, reply) = geo("198.51.100.7");
+    let (q, reply) = geo(&dataplane, "198.51.100.7");
     assert_eq!(reply, spliced(entry(&set, "geo.example.com.", A, 2, 0), &q));
-    let (q, reply) = geo("203.0.113.9");
+    let (q, reply) = geo(&dataplane, "203.0.113.9");
     assert_eq!(reply, spliced(entry(&set, "geo.example.com.", A, 0, 0), &q));
 
+    // The same prefixes again: the live trie stays as it is.
+    assert_eq!(dataplane.publish(&set, &next).unwrap(), 3);
+    assert_eq!(trie(&dataplane), expected);
+
+    // A bad prefix refuses the whole publish; what is live stays.
     assert!(matches!(
-        dataplane.publish_views(&[ViewPrefix {
-            addr: "192.0.2.0".parse().unwrap(),
-            prefix_len: 33,
-            view: 1
-        }]),
+        dataplane.publish(
+            &set,
+            &[ViewPrefix {
+                addr: "192.0.2.0".parse().unwrap(),
+                prefix_len: 33,
+                view: 1
+            }]
+        ),
         Err(dns_xdp_user::dataplane::DataplaneError::BadPrefix { .. })
     ));
-    assert_eq!(
-        dataplane.publish_views(&[]).unwrap(),
-        Updated {
-            written: 0,
-            deleted: next.len()
-        }
-    );
+    assert_eq!(dataplane.generation(), 3);
+    assert_eq!(trie(&dataplane), expected);
+
+    assert_eq!(dataplane.publish(&set, &[]).unwrap(), 4);
     assert!(trie(&dataplane).is_empty());
+    let (q, reply) = geo(&dataplane, "198.51.100.7");
+    assert_eq!(reply, spliced(entry(&set, "geo.example.com.", A, 0, 0), &q));
 }
 
 #[test]
@@ -1414,7 +1414,7 @@ fn verifier_work_stays_bounded() {
         .verified_instruction_count()
         .expect("the kernel reports verified instructions (5.16+)");
     println!("verifier: {processed} instructions processed");
-    // Today ~30,000. Path explosions (see `Scratch::opaque`) go past the kernel's 1,000,000
+    // Today ~27,000. Path explosions (see `Scratch::opaque`) go past the kernel's 1,000,000
     // limit; this catches the growth long before that.
     assert!(
         processed < 100_000,
