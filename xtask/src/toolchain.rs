@@ -47,6 +47,10 @@ pub const DEBIAN_PACKAGES: &[(&str, &str)] = &[
         "fonts-dejavu-core",
         "a font for the text of the load benchmark's chart",
     ),
+    (
+        "systemd",
+        "systemd-analyze verifies the unit in dist/ (nothing is started: no systemd runs here)",
+    ),
 ];
 
 /// Components of the nightly toolchain, which only builds and lints the eBPF crate.
