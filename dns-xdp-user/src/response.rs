@@ -2209,7 +2209,7 @@ subdel.example.          3600     NS    ns.example.net.
                 Arc::new(Steered::new(Arc::default(), entries))
             };
             let tables = [table(0), table(1)];
-            let shared = SharedResponder::new(steered_responder());
+            let shared = SharedResponder::new(steered_responder().with_steered(tables[0].clone()));
             let wanted: Vec<Vec<String>> = sets
                 .iter()
                 .map(|set| {
