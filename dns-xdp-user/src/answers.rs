@@ -715,6 +715,60 @@ mod tests {
     }
 
     #[test]
+    fn signed_zones_publish_rrsigs_after_the_rrset_when_they_fit() {
+        use crate::dnssec::{generate_zone_keys, KeyAlgorithm, SigningConfig};
+        let dir = std::env::temp_dir().join(format!("dns-xdp-answers-keys-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let origin = Name::from_ascii("example.com.").unwrap();
+        let now = dnssec::unix_now();
+        generate_zone_keys(&dir, &origin, KeyAlgorithm::EcdsaP256Sha256, false, now).unwrap();
+        let signer = Signer::load(&dir, &origin, SigningConfig::default()).unwrap();
+        std::fs::remove_dir_all(&dir).unwrap();
+        let mut text = format!("{BASE}www 120 IN A 192.0.2.10\n");
+        for i in 0..31 {
+            text.push_str(&format!("big IN A 198.51.100.{i}\n"));
+        }
+        let mut z = zone(&text);
+        z.set_signer(std::sync::Arc::new(signer));
+        let (set, skipped) = AnswerSet::from_zones(std::slice::from_ref(&z));
+        assert!(skipped.is_empty(), "{skipped:?}");
+
+        let www = find(&set, "www.example.com.", QTYPE_A);
+        let rrset = z.rrset(
+            &Name::from_ascii("www.example.com.").unwrap(),
+            RecordType::A,
+        );
+        let rrset = rrset.unwrap();
+        // The signer's cache hands out the signature the set holds: the fallback's too.
+        let sigs = z.signer().unwrap().sign(&rrset.name, rrset, now).unwrap();
+        let wire = sigs.wire_after_question(&rrset.name, 120);
+        assert_eq!(
+            www.dnssec,
+            Signatures::Signed {
+                count: 1,
+                bytes: wire.bytes.clone().into()
+            }
+        );
+        assert_eq!(set.renew_at(), Some(sigs.renew_at()));
+        let value = www.value();
+        assert_eq!(value.dnssec, DNSSEC_SIGNED);
+        let (len, sig_len) = (value.answer_len as usize, value.rrsig_len as usize);
+        assert_eq!((value.rrsig_count, sig_len), (1, wire.bytes.len()));
+        assert_eq!(&value.data[len..len + sig_len], &wire.bytes[..]);
+        assert_eq!(value.rrsig_csum, ones_complement_sum(&wire.bytes));
+
+        // 31 records (496 bytes) leave no room for the RRSIG: DO=1 queries pass up.
+        let big = find(&set, "big.example.com.", QTYPE_A);
+        assert_eq!(big.dnssec, Signatures::Unpublished);
+        assert_eq!(big.value().dnssec, DNSSEC_UNPUBLISHED);
+        // Unsigned zones stay unsigned.
+        let (plain, _) = AnswerSet::from_zones(&[zone(&text)]);
+        let value = find(&plain, "www.example.com.", QTYPE_A).value();
+        assert_eq!((value.dnssec, value.rrsig_len), (DNSSEC_UNSIGNED, 0));
+        assert_eq!(plain.renew_at(), None);
+    }
+
+    #[test]
     fn renders_whole_aaaa_rrset() {
         let z = zone(&format!(
             "{BASE}v6 IN AAAA 2001:db8::1\nv6 IN AAAA 2001:db8::2\nv6 IN AAAA 2001:db8::3\nv6 IN AAAA 2001:db8::4\n"
