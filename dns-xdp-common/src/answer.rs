@@ -22,7 +22,24 @@ pub const NAME_WORDS: usize = NAME_BUF_LEN / 8;
 
 /// Room for the answer section of one RRset plus its RRSIG, in wire format with every owner name
 /// compressed to the question (`0xC00C`). Anything larger is answered by the fallback server.
+///
+/// An RRSIG of algorithm 13 or 15 (64-byte signatures) is 94 bytes plus the signer's name: 107
+/// for `example.com.`, 349 for the longest zone name. Beside four AAAA records (112 bytes) that
+/// is 219 bytes, 461 at worst; beside the largest RRset that still fits alone, or with two
+/// signatures during a double-signature rollover, it may not fit: then the entry is published
+/// without its RRSIG ([`DNSSEC_UNPUBLISHED`]) and DO=1 queries for it pass up, while DO=0 ones
+/// are still answered. Growing the value for that case would cost every entry of a map that
+/// may hold a million.
 pub const MAX_ANSWER_LEN: usize = 512;
+
+/// [`AnswerValue::dnssec`]: the zone is unsigned. A DO=1 query gets the RRset alone, with DO
+/// echoed in the OPT record (RFC 3225 §3).
+pub const DNSSEC_UNSIGNED: u8 = 0;
+/// The zone is signed and the RRSIGs follow the RRset in `data`: a DO=1 query gets both.
+pub const DNSSEC_SIGNED: u8 = 1;
+/// The zone is signed but the entry holds no RRSIG (it would not fit, or signing failed): a
+/// DO=1 query passes up, so the fallback answers it signed (or not at all).
+pub const DNSSEC_UNPUBLISHED: u8 = 2;
 
 /// The default view: clients no region covers, and every name that does not vary by region.
 pub const DEFAULT_VIEW: u8 = 0;
@@ -54,8 +71,9 @@ pub struct AnswerKey {
 ///
 /// `name[..name_len]` is the owner name in wire format, ASCII letters lowercased (RFC 4343),
 /// zero padded. `data[..answer_len]` is the answer section (the whole RRset), `answer_count`
-/// records. `data[answer_len..answer_len + rrsig_len]` is reserved for the RRset's RRSIG, sent
-/// to DO=1 queries once signing lands; `rrsig_len == 0` means unsigned.
+/// records. `data[answer_len..answer_len + rrsig_len]` are the RRset's `rrsig_count` RRSIG
+/// records (owners compressed to the question too), sent after it to DO=1 queries when
+/// `dnssec` is [`DNSSEC_SIGNED`]; `dnssec` says what a DO=1 query gets otherwise.
 ///
 /// `per_view` and `variants` steer the lookup (see the module documentation). They are read
 /// from variant 0 of a view only; every variant of a view carries the same values.
@@ -73,7 +91,10 @@ pub struct AnswerKey {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, bytemuck::Pod, bytemuck::Zeroable)]
 pub struct AnswerValue {
     pub name: [u8; NAME_BUF_LEN],
-    pub name_len: u16,
+    /// At most [`MAX_NAME_LEN`], so one byte.
+    pub name_len: u8,
+    /// [`DNSSEC_UNSIGNED`], [`DNSSEC_SIGNED`] or [`DNSSEC_UNPUBLISHED`].
+    pub dnssec: u8,
     pub answer_count: u16,
     pub answer_len: u16,
     pub answer_csum: u16,
@@ -93,6 +114,7 @@ impl AnswerValue {
         Self {
             name: [0; NAME_BUF_LEN],
             name_len: 0,
+            dnssec: DNSSEC_UNSIGNED,
             answer_count: 0,
             answer_len: 0,
             answer_csum: 0,
@@ -140,6 +162,8 @@ pub fn name_hash(name: &[u8; NAME_BUF_LEN], name_len: usize) -> u64 {
 }
 
 const _: () = assert!(core::mem::offset_of!(AnswerValue, data) % 8 == 0);
+// The value stays as small as it was before it held RRSIGs: 272 bytes of name and fields.
+const _: () = assert!(core::mem::size_of::<AnswerValue>() == 272 + MAX_ANSWER_LEN);
 
 #[cfg(feature = "user")]
 unsafe impl aya::Pod for AnswerKey {}

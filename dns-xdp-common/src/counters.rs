@@ -19,7 +19,7 @@ pub enum Counter {
     PassNotQuery = 5,
     /// A query type other than A or AAAA.
     PassQtype = 6,
-    /// EDNS the fast path does not handle: DO=1, version > 0, options other than COOKIE.
+    /// EDNS the fast path does not handle: version > 0, options other than COOKIE.
     PassEdns = 7,
     /// No answer published for this name and type.
     PassMiss = 8,
@@ -49,9 +49,12 @@ pub enum Counter {
     /// was odd, or moved): what the program read may be part old, part new, so the fallback
     /// answers instead.
     PassTorn = 17,
+    /// A DO=1 query for an answer of a signed zone whose RRSIG the fast path does not hold
+    /// (too large for the map entry, or signing failed): the fallback signs it.
+    PassUnsigned = 18,
 }
 
-pub const COUNTER_COUNT: usize = 18;
+pub const COUNTER_COUNT: usize = 19;
 
 impl Counter {
     pub const ALL: [Counter; COUNTER_COUNT] = [
@@ -64,6 +67,7 @@ impl Counter {
         Counter::PassNotQuery,
         Counter::PassQtype,
         Counter::PassEdns,
+        Counter::PassUnsigned,
         Counter::PassMiss,
         Counter::PassNoView,
         Counter::PassNoVariant,
@@ -96,6 +100,7 @@ impl Counter {
             Counter::PassNoView => "pass_no_view",
             Counter::PassNoVariant => "pass_no_variant",
             Counter::PassTorn => "pass_torn",
+            Counter::PassUnsigned => "pass_unsigned",
         }
     }
 }

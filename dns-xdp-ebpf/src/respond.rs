@@ -15,8 +15,8 @@ use aya_ebpf::{
 };
 use dns_xdp_common::{
     answer::{
-        AnswerKey, AnswerValue, DEFAULT_VIEW, FIRST_VARIANT, MAX_ANSWER_LEN, NAME_BUF_LEN,
-        NAME_WORDS,
+        AnswerKey, AnswerValue, DEFAULT_VIEW, DNSSEC_SIGNED, DNSSEC_UNSIGNED, FIRST_VARIANT,
+        MAX_ANSWER_LEN, NAME_BUF_LEN, NAME_WORDS,
     },
     counters::Counter,
     publish::Live,
@@ -101,7 +101,7 @@ pub fn answer(ctx: &XdpContext, ip: &Ip, udp: &Udp, q: &Query) -> Result<Counter
     if words == 0 || words as usize > msg.len() {
         return Err(Counter::PassInternal);
     }
-    let opt = opt_record(edns_payload);
+    let opt = opt_record(edns_payload, q.edns_flags);
     let header_and_question = if q.edns {
         csum::sum_buf(msg.as_ptr(), words)
     } else {
@@ -113,7 +113,10 @@ pub fn answer(ctx: &XdpContext, ip: &Ip, udp: &Udp, q: &Query) -> Result<Counter
     let dns_sum = header_and_question
         + csum::at_offset(answer.csum, q.question_end)
         + if q.edns {
-            csum::at_offset(opt_sum(edns_payload), q.question_end + answer_len)
+            csum::at_offset(
+                opt_sum(edns_payload, q.edns_flags),
+                q.question_end + answer_len,
+            )
         } else {
             0
         };
@@ -196,33 +199,49 @@ fn lookup(
 }
 
 /// What the answer is made of, taken out of its map entry before the update sequence is
-/// checked again; the section itself goes to `Scratch::answer`.
+/// checked again; the section itself (the RRset, and for DO=1 its RRSIGs) goes to
+/// `Scratch::answer`.
 struct Taken {
     len: usize,
     count: u16,
     csum: u16,
 }
 
-/// Checks that `value` answers the question's name and copies its answer section out.
+/// Checks that `value` answers the question's name and copies its answer section out: the
+/// RRset, followed for a DO=1 query to a signed zone by its RRSIGs, which `data` holds right
+/// after it.
 #[inline(always)]
 fn take(value: &AnswerValue, q: &Query) -> Result<Taken, Counter> {
     if !same_name(value, unsafe { &(*q.scratch).name }, q.name_len) {
         // Another name with the same hash: the fallback answers this one.
         return Err(Counter::PassMiss);
     }
-    let len = value.answer_len as usize;
-    if len == 0 {
+    let answer_len = value.answer_len as usize;
+    if answer_len == 0 {
         // A per-view name with no answer for this client's (default) view.
         return Err(Counter::PassNoView);
     }
+    let taken = if q.edns_flags == 0 || value.dnssec == DNSSEC_UNSIGNED {
+        Taken {
+            len: answer_len,
+            count: value.answer_count,
+            csum: value.answer_csum,
+        }
+    } else if value.dnssec == DNSSEC_SIGNED {
+        // The RRSIGs' sum is as if they started at an even offset; they start at `answer_len`.
+        let sum = value.answer_csum as u64 + csum::at_offset(value.rrsig_csum, answer_len);
+        Taken {
+            len: answer_len + value.rrsig_len as usize,
+            count: value.answer_count.wrapping_add(value.rrsig_count),
+            csum: csum::fold(sum),
+        }
+    } else {
+        return Err(Counter::PassUnsigned);
+    };
+    let len = taken.len;
     if len > MAX_ANSWER_LEN {
         return Err(Counter::PassInternal);
     }
-    let taken = Taken {
-        len,
-        count: value.answer_count,
-        csum: value.answer_csum,
-    };
     // In chunks of four 64-bit words: both buffers are 8-byte aligned and MAX_ANSWER_LEN long,
     // a multiple of the chunk, and bytes copied past the answer are never sent. Volatile, so
     // the compiler keeps the loop rather than make it a `memcpy` call BPF cannot link. The
@@ -297,19 +316,27 @@ fn resize(
 }
 
 /// The OPT record of an answer: root owner, our UDP payload size, extended RCODE 0, version 0,
-/// DO=0, no options (a client COOKIE is ignored, as by a server without cookie support).
+/// the query's DO (and CO beside it) in `flags`, no options (a client COOKIE is ignored, as by
+/// a server without cookie support).
 #[inline(always)]
-fn opt_record(payload: u16) -> [u8; OPT_LEN + 1] {
+fn opt_record(payload: u16, flags: u16) -> [u8; OPT_LEN + 1] {
     let p = payload.to_be_bytes();
-    [0, 0, 41, p[0], p[1], 0, 0, 0, 0, 0, 0, 0]
+    let f = flags.to_be_bytes();
+    [0, 0, 41, p[0], p[1], 0, 0, f[0], f[1], 0, 0, 0]
 }
 
-/// Sum of `opt_record` as if at an even offset: words 0x0000, 0x0029 shifted by one byte...
-/// written out: (00 00) (29 P0) (P1 00) (00 00) (00 00) (00 pad).
+/// Sum of `opt_record` as if at an even offset, its bytes paired into words:
+/// (00 00) (29 P0) (P1 00) (00 F0) (F1 00) (00 pad).
 #[inline(always)]
-fn opt_sum(payload: u16) -> u16 {
+fn opt_sum(payload: u16, flags: u16) -> u16 {
     let p = payload.to_be_bytes();
-    csum::fold(u16::from_be_bytes([41, p[0]]) as u64 + u16::from_be_bytes([p[1], 0]) as u64)
+    let f = flags.to_be_bytes();
+    csum::fold(
+        u16::from_be_bytes([41, p[0]]) as u64
+            + u16::from_be_bytes([p[1], 0]) as u64
+            + f[0] as u64
+            + u16::from_be_bytes([f[1], 0]) as u64,
+    )
 }
 
 #[inline(always)]

@@ -182,6 +182,7 @@ pub async fn run(options: RunOptions) -> Result<Ended> {
         traffic,
         checker,
         steered_answers,
+        renew_at: answers.renew_at(),
     };
     agent.record_publication();
     let serve = listeners.serve(responder, query_stats);
@@ -194,6 +195,7 @@ pub async fn run(options: RunOptions) -> Result<Ended> {
     let mut handed_over = false;
     loop {
         let due = refresher.next_due();
+        let renew_due = agent.renew_due();
         tokio::select! {
             _ = &mut serve => break,
             _ = sigint.recv() => {
@@ -233,6 +235,7 @@ pub async fn run(options: RunOptions) -> Result<Ended> {
             }
             Some(change) = health_changes.recv() => agent.health_changed(change, &mut health_changes),
             _ = sleep_until(due), if due.is_some() => refresher.start_due(),
+            _ = sleep_until(renew_due), if renew_due.is_some() => agent.renew_signatures(),
             lookup = refresher.next_finished() => {
                 refresher.finish(lookup);
                 // Also after a lookup that changed nothing: a publish that failed is retried.
@@ -264,7 +267,8 @@ struct Loaded {
 }
 
 /// The zones and aliases a serving agent keeps to publish again when an upstream answer of an
-/// ALIAS target changes: only when there are such aliases.
+/// ALIAS target changes or the fast path's signatures are due for renewal: only when there are
+/// such aliases or signed zones.
 struct Base {
     zones: Vec<Zone>,
     aliases: Vec<Alias>,
@@ -326,11 +330,12 @@ impl Loaded {
         crate::dnssec::zones::prepare(&config, config_path, &mut zones)?;
         let aliases = alias::plan(&config.alias_sources(), &zones)
             .map_err(|e| anyhow!("config file {}: {e}", config_path.display()))?;
-        let traffic = Traffic::load(config.traffic(config_path)?)
+        let mut traffic = Traffic::load(config.traffic(config_path)?)
             .map_err(|e| anyhow!("config file {}: {e}", config_path.display()))?;
         traffic
             .check_zones(&zones)
             .map_err(|e| anyhow!("config file {}: {e}", config_path.display()))?;
+        traffic.sign_with(&zones);
         Ok(Self {
             config,
             zones,
@@ -353,7 +358,9 @@ impl Loaded {
     ) -> Ready {
         let targets = self.upstream_targets();
         upstream.retain(|target, _| targets.contains(target));
-        let base = (!targets.is_empty()).then(|| Base {
+        // Signed zones are rendered again whenever their signatures are due for renewal.
+        let signed = self.zones.iter().any(|zone| zone.signer().is_some());
+        let base = (!targets.is_empty() || signed).then(|| Base {
             zones: self.zones.clone(),
             aliases: self.aliases.clone(),
         });
@@ -457,6 +464,8 @@ struct Running {
     checker: Arc<Checker>,
     /// The pools' entries live in the fast path.
     steered_answers: AnswerSet,
+    /// Unix seconds when the first of the fast path's signatures is due for renewal.
+    renew_at: Option<u64>,
 }
 
 impl Running {
@@ -537,12 +546,7 @@ impl Running {
         if current == self.published {
             return;
         }
-        // Copying and rendering large zones takes a while: keep this worker's other tasks
-        // moving (the agent runs on the multi-threaded runtime).
-        let service = tokio::task::block_in_place(|| {
-            let served = alias::flatten(base.zones.clone(), &base.aliases, &current);
-            Service::build(served, &self.traffic, self.server.edns_payload)
-        });
+        let service = self.rebuild(base, &current);
         let views = self.traffic.views().clone();
         match self.put_in_service(service, &views, self.server.edns_payload) {
             Ok(fast_path) => {
@@ -555,6 +559,52 @@ impl Running {
                 self.serving(),
                 describe_error(&e)
             ),
+        }
+    }
+
+    /// Renders `base` again, its aliases flattened with `upstream`.
+    fn rebuild(&self, base: &Base, upstream: &HashMap<Name, Flattened>) -> Service {
+        // Copying and rendering large zones takes a while: keep this worker's other tasks
+        // moving (the agent runs on the multi-threaded runtime).
+        tokio::task::block_in_place(|| {
+            let served = alias::flatten(base.zones.clone(), &base.aliases, upstream);
+            Service::build(served, &self.traffic, self.server.edns_payload)
+        })
+    }
+
+    /// When to renew the fast path's signatures: at their renewal time, and never sooner than
+    /// a second from now (a clock set back must not make the agent spin).
+    fn renew_due(&self) -> Option<std::time::Instant> {
+        let at = self.renew_at?;
+        let wait = at.saturating_sub(crate::dnssec::unix_now()).max(1);
+        Some(std::time::Instant::now() + Duration::from_secs(wait))
+    }
+
+    /// Publishes the served zones and pools afresh once the fast path's signatures are due for
+    /// renewal: rendering them signs them anew (the signer's cache no longer hands out the old
+    /// signatures), as the fallback now does. A whole new generation rather than changes in
+    /// place: the signatures of a zone were all made together, so nearly every entry changes,
+    /// and a generation is written aside and flipped at once, where in-place changes would pass
+    /// every query up for as long as the batch takes (see `dns_xdp_common::publish`). The old
+    /// signatures stay valid for `SigningConfig::refresh` after this (42 h by default), so a
+    /// failure is logged and retried at the next renewal time or reload.
+    fn renew_signatures(&mut self) {
+        let Some(base) = &self.base else {
+            self.renew_at = None;
+            return;
+        };
+        let service = self.rebuild(base, &self.published);
+        let views = self.traffic.views().clone();
+        match self.put_in_service(service, &views, self.server.edns_payload) {
+            Ok(fast_path) => println!("dns-xdp: signatures renewed: {fast_path}"),
+            Err(e) => {
+                log::error!(
+                    "publishing renewed signatures failed; the fast path keeps the previous ones                      ({}), valid for a while yet; retrying in an hour: {}",
+                    self.serving(),
+                    describe_error(&e)
+                );
+                self.renew_at = Some(crate::dnssec::unix_now() + 3600);
+            }
         }
     }
 
@@ -598,6 +648,7 @@ impl Running {
         };
         self.responder.replace(service.responder);
         self.steered_answers = service.steered_answers;
+        self.renew_at = service.answers.renew_at();
         self.server.edns_payload = edns_payload;
         self.record_publication();
         Ok(fast_path)
@@ -633,6 +684,11 @@ impl Running {
         };
         let took = started.elapsed();
         self.record_publication();
+        // Pools re-signed now may hold signatures due before the rest.
+        self.renew_at = match (self.renew_at, self.steered_answers.renew_at()) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
         let fast_path = match republished.fast_path {
             Some(Ok(updated)) => format!(
                 "{} fast-path entries written, {} deleted",

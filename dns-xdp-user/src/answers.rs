@@ -6,6 +6,12 @@
 //! become one entry per view and variant, laid out as the kernel reads them (see
 //! `dns_xdp_common::answer`). Health changes are applied in place with the ordered
 //! [`Change`]s of [`AnswerSet::changes_to`].
+//!
+//! RRsets of signed zones, and the pools in them, are signed here, through the zone's
+//! [`Signer`], the very one the fallback signs with: its cache hands both paths the same
+//! signatures, so a DO=1 answer is the same bytes whichever path sends it. The kernel never
+//! signs; it appends the RRSIG records rendered here. The set remembers when the first of its
+//! signatures is due for renewal ([`AnswerSet::renew_at`]): the agent publishes afresh by then.
 
 use std::{
     collections::{hash_map::Entry, HashMap, HashSet},
@@ -13,16 +19,22 @@ use std::{
 };
 
 use hickory_proto::{
-    rr::{Name, RData, RecordType},
+    rr::{
+        rdata::{A, AAAA},
+        Name, RData, RecordType,
+    },
     serialize::binary::{BinEncodable, BinEncoder},
 };
 
 use dns_xdp_common::answer::{
-    name_hash, AnswerKey, AnswerValue, DEFAULT_VIEW, FIRST_VARIANT, MAX_ANSWER_LEN, NAME_BUF_LEN,
-    QTYPE_A, QTYPE_AAAA,
+    name_hash, AnswerKey, AnswerValue, DEFAULT_VIEW, DNSSEC_SIGNED, DNSSEC_UNPUBLISHED,
+    DNSSEC_UNSIGNED, FIRST_VARIANT, MAX_ANSWER_LEN, NAME_BUF_LEN, QTYPE_A, QTYPE_AAAA,
 };
 
-use crate::zone::{RrSet, Zone};
+use crate::{
+    dnssec::{self, Signer},
+    zone::{RrSet, Zone},
+};
 
 /// Owner name of every answer record: a compression pointer to the question name, which always
 /// starts right after the 12-byte header.
@@ -52,6 +64,20 @@ pub struct Answer {
     /// The answer section: every record of the RRset, owners compressed to the question.
     /// Empty for the view-0 entry of a steered name whose default view has no answer.
     pub answer: Box<[u8]>,
+    /// What a DO=1 query gets beside the RRset.
+    pub dnssec: Signatures,
+}
+
+/// The RRSIGs of an answer, for DO=1 queries.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Signatures {
+    /// The zone is unsigned: the RRset alone.
+    Unsigned,
+    /// `count` RRSIG records, owners compressed to the question, to follow the RRset.
+    Signed { count: u16, bytes: Box<[u8]> },
+    /// The zone is signed, but the RRSIGs are not in the fast path (they would not fit beside
+    /// the RRset, or signing failed): DO=1 queries pass up to the fallback.
+    Unpublished,
 }
 
 impl Answer {
@@ -60,11 +86,23 @@ impl Answer {
     pub fn value(&self) -> AnswerValue {
         let mut value = AnswerValue::empty();
         value.name[..self.name.len()].copy_from_slice(&self.name);
-        value.name_len = self.name.len() as u16;
+        value.name_len = self.name.len() as u8;
         value.answer_count = self.answer_count;
         value.answer_len = self.answer.len() as u16;
         value.answer_csum = ones_complement_sum(&self.answer);
         value.data[..self.answer.len()].copy_from_slice(&self.answer);
+        value.dnssec = match &self.dnssec {
+            Signatures::Unsigned => DNSSEC_UNSIGNED,
+            Signatures::Unpublished => DNSSEC_UNPUBLISHED,
+            Signatures::Signed { count, bytes } => {
+                let at = self.answer.len();
+                value.rrsig_count = *count;
+                value.rrsig_len = bytes.len() as u16;
+                value.rrsig_csum = ones_complement_sum(bytes);
+                value.data[at..at + bytes.len()].copy_from_slice(bytes);
+                DNSSEC_SIGNED
+            }
+        };
         value.per_view = u8::from(self.per_view);
         value.variants = self.variants;
         value
@@ -145,6 +183,8 @@ pub struct AnswerSet {
     answers: HashMap<AnswerKey, Answer>,
     /// (type, name hash) of the steered names, which a second pool may not take over.
     steered: HashSet<(u16, u64)>,
+    /// Unix seconds: the earliest renewal time of the signatures in the set.
+    renew_at: Option<u64>,
 }
 
 /// One change to the live answer map. [`AnswerSet::changes_to`] lists them in the order that
@@ -178,11 +218,14 @@ fn chain_rank(key: &AnswerKey) -> u8 {
 }
 
 impl AnswerSet {
-    /// Builds the A and AAAA answers of every zone. Where zones nest, a name belongs to the
-    /// zone with the longest origin, as the fallback server decides it.
+    /// Builds the A and AAAA answers of every zone, signed as they are now if their zone is.
+    /// Where zones nest, a name belongs to the zone with the longest origin, as the fallback
+    /// server decides it.
     pub fn from_zones(zones: &[Zone]) -> (Self, Vec<Skipped>) {
+        let now = dnssec::unix_now();
         let mut set = Self::default();
         let mut skipped = Vec::new();
+        let mut renew_at = None;
         for zone in zones {
             let cuts: Vec<&Name> = zone
                 .rrsets()
@@ -204,12 +247,17 @@ impl AnswerSet {
                     continue;
                 }
                 match Answer::from_rrset(rrset) {
-                    Ok(answer) => match set.answers.entry(answer.key(0)) {
+                    Ok(mut answer) => match set.answers.entry(answer.key(0)) {
                         Entry::Occupied(_) => skipped.push(Skipped::HashCollision {
                             name: rrset.name.clone(),
                             rtype: rrset.rtype,
                         }),
                         Entry::Vacant(slot) => {
+                            if let Some(signer) = zone.signer() {
+                                let signed = sign(signer, rrset, &answer.answer, now);
+                                answer.dnssec = signed.rrsigs;
+                                renew_at = earliest(renew_at, signed.renew_at);
+                            }
                             slot.insert(answer);
                         }
                     },
@@ -217,6 +265,7 @@ impl AnswerSet {
                 }
             }
         }
+        set.renew_at = renew_at;
         (set, skipped)
     }
 
@@ -226,7 +275,19 @@ impl AnswerSet {
         Self {
             answers: answers.into_iter().map(|a| (a.key(0), a)).collect(),
             steered: HashSet::new(),
+            renew_at: None,
         }
+    }
+
+    /// Unix seconds by which the set's signatures are due for renewal: from then on the
+    /// signer makes new ones, and the set should be built and published afresh (long before
+    /// the old ones expire: see `SigningConfig::refresh`). None without signatures.
+    pub fn renew_at(&self) -> Option<u64> {
+        self.renew_at
+    }
+
+    fn renews_at(&mut self, at: Option<u64>) {
+        self.renew_at = earliest(self.renew_at, at);
     }
 
     /// Adds the answers of a steered pool: `name` (any case) and `qtype` (A or AAAA), its `ttl`,
@@ -251,6 +312,34 @@ impl AnswerSet {
         per_view: bool,
         views: &[Option<Vec<Vec<IpAddr>>>],
     ) -> Result<(), Skipped> {
+        self.add_steered_with(name, qtype, ttl, per_view, views, None)
+    }
+
+    /// [`AnswerSet::add_steered`] for a pool in a signed zone: each view's and variant's RRset
+    /// is signed by `signer` as it is now, as the fallback signs the answer it picks.
+    pub fn add_signed_steered(
+        &mut self,
+        name: &Name,
+        qtype: RecordType,
+        ttl: u32,
+        per_view: bool,
+        views: &[Option<Vec<Vec<IpAddr>>>],
+        signer: &Signer,
+    ) -> Result<(), Skipped> {
+        self.add_steered_with(name, qtype, ttl, per_view, views, Some(signer))
+    }
+
+    fn add_steered_with(
+        &mut self,
+        name: &Name,
+        qtype: RecordType,
+        ttl: u32,
+        per_view: bool,
+        views: &[Option<Vec<Vec<IpAddr>>>],
+        signer: Option<&Signer>,
+    ) -> Result<(), Skipped> {
+        let now = dnssec::unix_now();
+        let mut renew_at = None;
         let unsteerable = |reason: String| Skipped::Unsteerable {
             name: name.clone(),
             rtype: qtype,
@@ -275,17 +364,21 @@ impl AnswerSet {
         }
         let (key_name, name_len) = name_key(name);
         let name_hash = name_hash(&key_name, name_len);
-        let entry = |view: usize, variant: usize, variants: usize, answer: Section| Answer {
-            view: view as u8,
-            variant: variant as u8,
-            per_view,
-            variants: variants as u8,
-            qtype: wire_type,
-            name_hash,
-            name: key_name[..name_len].into(),
-            answer_count: answer.count,
-            answer: answer.bytes,
-        };
+        let entry =
+            |view: usize, variant: usize, variants: usize, answer: Section, dnssec: Signatures| {
+                Answer {
+                    view: view as u8,
+                    variant: variant as u8,
+                    per_view,
+                    variants: variants as u8,
+                    qtype: wire_type,
+                    name_hash,
+                    name: key_name[..name_len].into(),
+                    answer_count: answer.count,
+                    answer: answer.bytes,
+                    dnssec,
+                }
+            };
         let mut entries = Vec::new();
         for (view, variants) in views.iter().enumerate() {
             let Some(variants) = variants else { continue };
@@ -316,7 +409,21 @@ impl AnswerSet {
                     rtype: qtype,
                     len,
                 })?;
-                entries.push(entry(view, variant, variants.len(), answer));
+                let dnssec = match signer {
+                    None => Signatures::Unsigned,
+                    Some(signer) => {
+                        let rrset = RrSet {
+                            name: name.clone(),
+                            rtype: qtype,
+                            ttl,
+                            rdata: addrs.iter().map(|&addr| address_rdata(addr)).collect(),
+                        };
+                        let signed = sign(signer, &rrset, &answer.bytes, now);
+                        renew_at = earliest(renew_at, signed.renew_at);
+                        signed.rrsigs
+                    }
+                };
+                entries.push(entry(view, variant, variants.len(), answer, dnssec));
             }
         }
         if per_view && !entries.is_empty() && entries[0].view != DEFAULT_VIEW {
@@ -324,7 +431,12 @@ impl AnswerSet {
                 count: 0,
                 bytes: Box::default(),
             };
-            entries.insert(0, entry(0, 0, 1, nothing));
+            // No RRset, so nothing to sign: the marker only leads to the other views.
+            let dnssec = match signer {
+                None => Signatures::Unsigned,
+                Some(_) => Signatures::Unpublished,
+            };
+            entries.insert(0, entry(0, 0, 1, nothing, dnssec));
         }
 
         let root = AnswerKey {
@@ -355,6 +467,7 @@ impl AnswerSet {
         self.steered.insert((wire_type, name_hash));
         self.answers
             .extend(entries.into_iter().map(|a| (a.key(0), a)));
+        self.renews_at(renew_at);
         Ok(())
     }
 
@@ -439,8 +552,69 @@ fn render(qtype: u16, ttl: u32, rdata: &[Vec<u8>]) -> Result<Section, usize> {
     })
 }
 
+/// An answer's RRSIGs and when they are due for renewal.
+struct Signed {
+    rrsigs: Signatures,
+    renew_at: Option<u64>,
+}
+
+/// Signs `rrset` (owned by its own name, as the fallback signs a direct answer) with `signer`
+/// and renders the RRSIGs to follow `answer`, its rendered section, if they fit beside it.
+fn sign(signer: &Signer, rrset: &RrSet, answer: &[u8], now: u64) -> Signed {
+    match signer.sign(&rrset.name, rrset, now) {
+        Ok(rrsigs) => {
+            let wire = rrsigs.wire_after_question(&rrset.name, rrset.ttl);
+            let renew_at = Some(rrsigs.renew_at());
+            if answer.len() + wire.bytes.len() > MAX_ANSWER_LEN {
+                log::info!(
+                    "{} {}: the RRSIGs ({} bytes) do not fit beside the answer in the fast                      path's {MAX_ANSWER_LEN} bytes; the fallback answers its DO=1 queries",
+                    rrset.name,
+                    rrset.rtype,
+                    wire.bytes.len()
+                );
+                return Signed {
+                    rrsigs: Signatures::Unpublished,
+                    renew_at,
+                };
+            }
+            Signed {
+                rrsigs: Signatures::Signed {
+                    count: wire.count,
+                    bytes: wire.bytes.into(),
+                },
+                renew_at,
+            }
+        }
+        Err(e) => {
+            log::error!(
+                "cannot sign {} {} for the fast path: {e}; the fallback answers its DO=1 queries",
+                rrset.name,
+                rrset.rtype
+            );
+            Signed {
+                rrsigs: Signatures::Unpublished,
+                renew_at: None,
+            }
+        }
+    }
+}
+
+fn earliest(a: Option<u64>, b: Option<u64>) -> Option<u64> {
+    match (a, b) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
+    }
+}
+
+fn address_rdata(addr: IpAddr) -> RData {
+    match addr {
+        IpAddr::V4(v4) => RData::A(A(v4)),
+        IpAddr::V6(v6) => RData::AAAA(AAAA(v6)),
+    }
+}
+
 impl Answer {
-    /// Renders an A or AAAA RRset as answer-section bytes.
+    /// Renders an A or AAAA RRset as answer-section bytes, unsigned.
     pub fn from_rrset(rrset: &RrSet) -> Result<Self, Skipped> {
         let qtype = match rrset.rtype {
             RecordType::A => QTYPE_A,
@@ -464,6 +638,7 @@ impl Answer {
             name: name[..name_len].into(),
             answer_count: rendered.count,
             answer: rendered.bytes,
+            dnssec: Signatures::Unsigned,
         })
     }
 }
@@ -537,6 +712,60 @@ mod tests {
         assert_eq!(&value.data[..value.answer_len as usize], &expected);
         assert_eq!(a.value().answer_csum, ones_complement_sum(&expected));
         assert_eq!(a.value().rrsig_len, 0);
+    }
+
+    #[test]
+    fn signed_zones_publish_rrsigs_after_the_rrset_when_they_fit() {
+        use crate::dnssec::{generate_zone_keys, KeyAlgorithm, SigningConfig};
+        let dir = std::env::temp_dir().join(format!("dns-xdp-answers-keys-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let origin = Name::from_ascii("example.com.").unwrap();
+        let now = dnssec::unix_now();
+        generate_zone_keys(&dir, &origin, KeyAlgorithm::EcdsaP256Sha256, false, now).unwrap();
+        let signer = Signer::load(&dir, &origin, SigningConfig::default()).unwrap();
+        std::fs::remove_dir_all(&dir).unwrap();
+        let mut text = format!("{BASE}www 120 IN A 192.0.2.10\n");
+        for i in 0..31 {
+            text.push_str(&format!("big IN A 198.51.100.{i}\n"));
+        }
+        let mut z = zone(&text);
+        z.set_signer(std::sync::Arc::new(signer));
+        let (set, skipped) = AnswerSet::from_zones(std::slice::from_ref(&z));
+        assert!(skipped.is_empty(), "{skipped:?}");
+
+        let www = find(&set, "www.example.com.", QTYPE_A);
+        let rrset = z.rrset(
+            &Name::from_ascii("www.example.com.").unwrap(),
+            RecordType::A,
+        );
+        let rrset = rrset.unwrap();
+        // The signer's cache hands out the signature the set holds: the fallback's too.
+        let sigs = z.signer().unwrap().sign(&rrset.name, rrset, now).unwrap();
+        let wire = sigs.wire_after_question(&rrset.name, 120);
+        assert_eq!(
+            www.dnssec,
+            Signatures::Signed {
+                count: 1,
+                bytes: wire.bytes.clone().into()
+            }
+        );
+        assert_eq!(set.renew_at(), Some(sigs.renew_at()));
+        let value = www.value();
+        assert_eq!(value.dnssec, DNSSEC_SIGNED);
+        let (len, sig_len) = (value.answer_len as usize, value.rrsig_len as usize);
+        assert_eq!((value.rrsig_count, sig_len), (1, wire.bytes.len()));
+        assert_eq!(&value.data[len..len + sig_len], &wire.bytes[..]);
+        assert_eq!(value.rrsig_csum, ones_complement_sum(&wire.bytes));
+
+        // 31 records (496 bytes) leave no room for the RRSIG: DO=1 queries pass up.
+        let big = find(&set, "big.example.com.", QTYPE_A);
+        assert_eq!(big.dnssec, Signatures::Unpublished);
+        assert_eq!(big.value().dnssec, DNSSEC_UNPUBLISHED);
+        // Unsigned zones stay unsigned.
+        let (plain, _) = AnswerSet::from_zones(&[zone(&text)]);
+        let value = find(&plain, "www.example.com.", QTYPE_A).value();
+        assert_eq!((value.dnssec, value.rrsig_len), (DNSSEC_UNSIGNED, 0));
+        assert_eq!(plain.renew_at(), None);
     }
 
     #[test]

@@ -13,6 +13,7 @@ use crate::{
     answers::{AnswerSet, Skipped},
     config::TrafficConfig,
     dataplane::{Dataplane, DataplaneError, Updated},
+    dnssec::Signer,
     health::{HealthState, Target},
     server::SharedResponder,
     steered::{Entry, Steered},
@@ -47,6 +48,9 @@ pub struct Traffic {
     views: Arc<Views>,
     /// The pools' answers as last computed, in pool order.
     answers: Vec<PoolAnswer>,
+    /// The signer of each pool in a signed zone, by the pool's lowercase name: the zone's
+    /// own, so the fast path's RRSIGs come from the cache the fallback signs from.
+    signers: HashMap<Name, Arc<Signer>>,
 }
 
 impl Traffic {
@@ -64,6 +68,7 @@ impl Traffic {
             config,
             views: Arc::new(views),
             answers: Vec::new(),
+            signers: HashMap::new(),
         };
         traffic.recompute(|_| None);
         Ok(traffic)
@@ -126,6 +131,21 @@ impl Traffic {
             }
         }
         Ok(())
+    }
+
+    /// Signs the pools of the signed `zones` (the zones served, their signers set) in the fast
+    /// path with their zone's signer.
+    pub fn sign_with(&mut self, zones: &[Zone]) {
+        self.signers = self
+            .config
+            .steering
+            .pools
+            .iter()
+            .filter_map(|pool| {
+                let signer = most_specific(zones, &pool.name)?.signer()?;
+                Some((pool.name.to_lowercase(), Arc::clone(signer)))
+            })
+            .collect();
     }
 
     /// Gives each pool's name an RRset of its type in its zone, so the name exists for the
@@ -261,13 +281,24 @@ impl Traffic {
                     ViewAnswer::Variants(variants) => Some(variants.clone()),
                 })
                 .collect();
-            if let Err(skip) = set.add_steered(
-                &answer.name,
-                answer.rtype,
-                answer.ttl,
-                answer.per_view,
-                &views,
-            ) {
+            let added = match self.signers.get(&answer.name.to_lowercase()) {
+                Some(signer) => set.add_signed_steered(
+                    &answer.name,
+                    answer.rtype,
+                    answer.ttl,
+                    answer.per_view,
+                    &views,
+                    signer,
+                ),
+                None => set.add_steered(
+                    &answer.name,
+                    answer.rtype,
+                    answer.ttl,
+                    answer.per_view,
+                    &views,
+                ),
+            };
+            if let Err(skip) = added {
                 skipped.push(skip);
             }
         }

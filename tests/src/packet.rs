@@ -24,6 +24,8 @@ pub struct Opt {
     pub payload: u16,
     pub version: u8,
     pub dnssec_ok: bool,
+    /// EDNS flag bits after DO (CO is 0x4000, RFC 9824 §5.1).
+    pub other_flags: u16,
     pub options: Vec<(u16, Vec<u8>)>,
 }
 
@@ -33,6 +35,7 @@ impl Opt {
             payload,
             version: 0,
             dnssec_ok: false,
+            other_flags: 0,
             options: Vec::new(),
         }
     }
@@ -53,7 +56,9 @@ impl Opt {
         out.extend_from_slice(&self.payload.to_be_bytes());
         out.push(0);
         out.push(self.version);
-        out.extend_from_slice(&(if self.dnssec_ok { 0x8000u16 } else { 0 }).to_be_bytes());
+        out.extend_from_slice(
+            &(if self.dnssec_ok { 0x8000u16 } else { 0 } | self.other_flags).to_be_bytes(),
+        );
         out.extend_from_slice(&(rdata.len() as u16).to_be_bytes());
         out.extend_from_slice(&rdata);
         out
@@ -259,7 +264,8 @@ pub fn parse_reply(frame: &[u8]) -> Result<Reply, String> {
 }
 
 /// Parses a UDP frame like [`parse_reply`]; `allow_padding` accepts bytes after the IP packet,
-/// as short Ethernet frames carry.
+/// as short Ethernet frames carry, and an IPv4 UDP checksum of zero (none computed), as
+/// queries may have: both are for frames a client sent, never for our replies.
 pub fn parse_frame(frame: &[u8], allow_padding: bool) -> Result<Reply, String> {
     let fits = |end: usize| end == frame.len() || (allow_padding && end <= frame.len());
     let take = |at: usize, n: usize| -> Result<&[u8], String> {
@@ -320,10 +326,11 @@ pub fn parse_frame(frame: &[u8], allow_padding: bool) -> Result<Reply, String> {
         return Err("UDP length disagrees with the IP length".into());
     }
     let stated = u16::from_be_bytes([udp[6], udp[7]]);
-    if stated == 0 {
+    let unchecked = stated == 0 && allow_padding && src.is_ipv4();
+    if stated == 0 && !unchecked {
         return Err("UDP checksum is zero".into());
     }
-    if fold(pseudo_header_sum(src, dst, udp_len) + sum(udp)) != 0xFFFF {
+    if !unchecked && fold(pseudo_header_sum(src, dst, udp_len) + sum(udp)) != 0xFFFF {
         let mut zeroed = udp.to_vec();
         zeroed[6..8].copy_from_slice(&[0, 0]);
         return Err(format!(

@@ -8,13 +8,16 @@
 //! - Every kind of answer validates (AD=1, "fully validated"): positive A and AAAA, a CNAME,
 //!   a wildcard, a nonexistent name (compact denial: NOERROR and an NSEC, RFC 9824), NODATA,
 //!   DNSKEY, the secure child through its DS; the unsigned child is proven insecure (no AD,
-//!   not SERVFAIL). The fast-path counters show which path answered.
-//! - `DNS_XDP_TEST_CORRUPT_RRSIG` breaks one name's signatures: that name is SERVFAIL.
+//!   not SERVFAIL). The fast-path counters show that XDP answers the positive A query, RRSIG
+//!   included (DO=1).
+//! - `DNS_XDP_TEST_CORRUPT_RRSIG` breaks one name's signatures, the fast path's copy too: that
+//!   name is SERVFAIL.
 //! - A ZSK rollover (`dns-xdp keys roll-zsk`, a reload after each step) never stops
 //!   validation. unbound keeps running with its cache through the whole rollover (no flush, no
 //!   restart): TTLs are 2 s, each step is checked at once (while caches still hold the
 //!   previous DNSKEY RRset and signatures, where a wrong order would fail) and for the
-//!   step's waiting time after it.
+//!   step's waiting time after it. The fast path answers delv's DO=1 queries with the
+//!   signatures of the key that signs after each step.
 //! - A failover pool in the signed zone: its answer validates before and after the primary's
 //!   backend stops and the answer moves to the secondary (signed as published).
 //! - A signed zone without keys stops the agent with an error naming the zone, the directory
@@ -270,6 +273,7 @@ fn unbound_and_delv_validate_every_kind_of_answer() {
         dnskey.output
     );
     let (xdp_before, passed_before) = (w.counter("answered_v4"), w.counter("pass_edns"));
+    let unsigned_before = w.counter("pass_unsigned");
     let a = w.validated("www.example.com.", "A", "positive A");
     assert!(
         has(&a, "192.0.2.10") && has(&a, "RRSIG\tA 13 3 300"),
@@ -278,13 +282,15 @@ fn unbound_and_delv_validate_every_kind_of_answer() {
     );
     let (xdp, passed) = (
         w.counter("answered_v4") - xdp_before,
-        w.counter("pass_edns") - passed_before,
+        w.counter("pass_edns") + w.counter("pass_unsigned") - passed_before - unsigned_before,
     );
-    // unbound asks with DO=1, which the fast path passes up (EDNS it does not handle) until
-    // it learns to send signed answers; then `xdp` counts it instead.
-    assert!(xdp + passed >= 1, "no path counted unbound's query");
+    // unbound asks with DO=1: the fast path answers with the RRSIG the agent published.
     println!("unbound's DO=1 query for www A: {xdp} answered by XDP, {passed} passed up");
-    assert_eq!(xdp, 0, "the fast path does not sign yet");
+    assert!(
+        xdp >= 1,
+        "the fast path did not answer unbound's DO=1 query"
+    );
+    assert_eq!(passed, 0, "unbound's DO=1 query was passed up");
 
     // The same RRset from the fast path to a client without DNSSEC.
     let xdp_before = w.counter("answered_v4");
@@ -328,8 +334,14 @@ fn unbound_and_delv_validate_every_kind_of_answer() {
         w.unbound.log()
     );
 
+    // The fast path sends the broken signature too (the test hook breaks its copy as well).
+    let xdp_before = w.counter("answered_v4");
     let broken = w.resolve(BROKEN, "A");
     assert_eq!(broken.status, "SERVFAIL", "{}", broken.output);
+    assert!(
+        w.counter("answered_v4") > xdp_before,
+        "the fast path did not answer {BROKEN}"
+    );
     assert!(
         w.unbound
             .log()
@@ -382,8 +394,15 @@ fn zsk_rollover_by_pre_publication_keeps_validating() {
         tags.sort();
         tags
     };
+    // delv asks dns-xdp directly with DO=1, which the fast path answers from the signatures
+    // the agent published: a step's reload must have republished them.
     let signing_tag = |w: &World| -> String {
+        let xdp_before = w.counter("answered_v4");
         let out = w.delv_validated("www.example.com.", "A", "signing key");
+        assert!(
+            w.counter("answered_v4") > xdp_before,
+            "the fast path did not answer delv"
+        );
         let line = out
             .lines()
             .find(|l| l.contains("RRSIG\tA "))

@@ -9,7 +9,7 @@
 //!
 //! Needs root (loads a BPF program); run with `cargo xtask test`.
 
-use std::{collections::HashMap, net::IpAddr, path::Path};
+use std::{collections::HashMap, net::IpAddr, path::Path, sync::Arc};
 
 use aya::programs::{TestRun, TestRunOptions};
 use dns_xdp_common::counters::Counter;
@@ -23,8 +23,10 @@ use dns_xdp_tests::{
 use dns_xdp_user::{
     answers::{Answer, AnswerSet},
     dataplane::{Dataplane, Updated, ViewPrefix},
+    dnssec::{generate_zone_keys, unix_now, KeyAlgorithm, Signer, SigningConfig},
     rendered::Rendered,
     response::{Responder, Transport},
+    steered::{Entry, Steered},
     zone::{Name, RecordType, Zone},
 };
 use hickory_proto::op::{Message, MessageType, ResponseCode};
@@ -36,6 +38,7 @@ const AAAA: u16 = 28;
 const MX: u16 = 15;
 const OPT_COOKIE: u16 = 10;
 const OPT_ECS: u16 = 8;
+const EDNS_CO: u16 = 0x4000;
 
 fn fixture_zone() -> Zone {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/example.com.zone");
@@ -165,7 +168,7 @@ fn cases() -> Vec<Case> {
             Pass(Counter::PassTooBig),
         ),
         case(
-            "EDNS DO=1",
+            "EDNS DO=1 to an unsigned zone: the RRset, DO echoed",
             frame(
                 v4(),
                 &q("www.example.com.", A).edns(Opt {
@@ -174,7 +177,32 @@ fn cases() -> Vec<Case> {
                 }),
             )
             .encode(),
-            Pass(Counter::PassEdns),
+            Answer(1),
+        ),
+        case(
+            "EDNS DO=1 and CO to an unsigned zone: both echoed",
+            frame(
+                v6(),
+                &q("v6.example.com.", AAAA).edns(Opt {
+                    dnssec_ok: true,
+                    other_flags: EDNS_CO,
+                    ..Opt::new(1232).option(OPT_COOKIE, &[7; 8])
+                }),
+            )
+            .encode(),
+            Answer(4),
+        ),
+        case(
+            "EDNS CO without DO: not echoed",
+            frame(
+                v4(),
+                &q("www.example.com.", A).edns(Opt {
+                    other_flags: EDNS_CO,
+                    ..Opt::new(1232)
+                }),
+            )
+            .encode(),
+            Answer(1),
         ),
         case(
             "EDNS version 1",
@@ -394,7 +422,21 @@ fn cases() -> Vec<Case> {
     let mut f = frame(v4(), &q("www.example.com.", A));
     f.udp_checksum = Some(0);
     cases.push(case(
-        "IPv4 UDP checksum absent (zero)",
+        "IPv4 UDP checksum absent (zero): answered, with a checksum",
+        f.encode(),
+        Answer(1),
+    ));
+    let mut f = frame(v4(), &q("multi.example.com.", A).edns(Opt::new(1232)));
+    f.udp_checksum = Some(0);
+    cases.push(case(
+        "IPv4 UDP checksum absent, with EDNS",
+        f.encode(),
+        Answer(3),
+    ));
+    let mut f = frame(v6(), &q("www.example.com.", AAAA));
+    f.udp_checksum = Some(0);
+    cases.push(case(
+        "IPv6 UDP checksum zero (never legal)",
         f.encode(),
         Pass(Counter::PassChecksum),
     ));
@@ -619,7 +661,8 @@ fn check_answer(
         ));
     }
     if let Some(edns) = &got.edns {
-        if edns.max_payload() != 1232 || edns.version() != 0 || edns.flags().dnssec_ok {
+        // DO echoed (RFC 3225 §3): the fallback's OPT, compared above, has it as the query did.
+        if edns.max_payload() != 1232 || edns.version() != 0 {
             return Err(format!("OPT {edns:?}"));
         }
         if !edns.options().as_ref().is_empty() {
@@ -1403,6 +1446,241 @@ fn the_view_trie_follows_each_published_set() {
     assert_eq!(reply, spliced(entry(&set, "geo.example.com.", A, 0, 0), &q));
 }
 
+/// The fixture zone plus 24 A records at `mid` (fits the map with its RRSIG, but not a
+/// 512-byte answer) and the placeholder of a pool at `weighted`, signed with new ECDSA P-256
+/// keys in a fresh key directory (removed when the guard drops).
+fn signed_zone() -> (Zone, KeysDir) {
+    let origin = Name::from_ascii("example.com.").unwrap();
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/example.com.zone");
+    let mut text = std::fs::read_to_string(path).unwrap();
+    for i in 1..=24 {
+        text.push_str(&format!("mid IN A 203.0.113.{i}\n"));
+    }
+    text.push_str("weighted IN A 192.0.2.11\n");
+    let mut zone = Zone::parse(&origin, &text, "signed fixture").unwrap();
+    let dir =
+        KeysDir(std::env::temp_dir().join(format!("dns-xdp-fixture-keys-{}", std::process::id())));
+    let _ = std::fs::remove_dir_all(&dir.0);
+    generate_zone_keys(
+        &dir.0,
+        &origin,
+        KeyAlgorithm::EcdsaP256Sha256,
+        false,
+        unix_now(),
+    )
+    .unwrap();
+    let signer = Signer::load(&dir.0, &origin, SigningConfig::default()).unwrap();
+    for rrset in signer.apex_rrsets() {
+        zone.insert_rrset(rrset.clone());
+    }
+    zone.set_signer(Arc::new(signer));
+    (zone, KeysDir(dir.0.clone()))
+}
+
+struct KeysDir(std::path::PathBuf);
+
+impl Drop for KeysDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+fn signed_cases() -> Vec<Case> {
+    use Expect::*;
+    let q = |name: &str, qtype| Query::new(name, qtype);
+    let dnssec = |payload| Opt {
+        dnssec_ok: true,
+        ..Opt::new(payload)
+    };
+    let mut cases = vec![
+        case(
+            "signed A over IPv4, DO=1: RRset and RRSIG",
+            frame(v4(), &q("www.example.com.", A).edns(dnssec(1232))).encode(),
+            Answer(2),
+        ),
+        case(
+            "signed AAAA over IPv6, 4 records, DO=1",
+            frame(v6(), &q("v6.example.com.", AAAA).edns(dnssec(1232))).encode(),
+            Answer(5),
+        ),
+        case(
+            "signed, DO=1 with a 512-byte buffer that fits",
+            frame(v6(), &q("v6.example.com.", AAAA).edns(dnssec(512))).encode(),
+            Answer(5),
+        ),
+        case(
+            "signed, mixed-case name, DO=1 and CO and a COOKIE",
+            frame(
+                v4(),
+                &q("MuLtI.example.COM.", A).edns(Opt {
+                    other_flags: EDNS_CO,
+                    ..dnssec(4096).option(OPT_COOKIE, &[7; 8])
+                }),
+            )
+            .encode(),
+            Answer(4),
+        ),
+        case(
+            "signed 24 A records, DO=1",
+            frame(v4(), &q("mid.example.com.", A).edns(dnssec(1232))).encode(),
+            Answer(25),
+        ),
+        case(
+            "signed 24 A records, DO=1, too big for the client's 512",
+            frame(v4(), &q("mid.example.com.", A).edns(dnssec(512))).encode(),
+            Pass(Counter::PassTooBig),
+        ),
+        case(
+            "signed 24 A records, DO=0: no RRSIG",
+            frame(v4(), &q("mid.example.com.", A).edns(Opt::new(512))).encode(),
+            Answer(24),
+        ),
+        case(
+            "signed, no EDNS: no RRSIG",
+            frame(v4(), &q("www.example.com.", A)).encode(),
+            Answer(1),
+        ),
+        case(
+            "signed, RRSIG too large to publish beside 31 records: DO=1 passes",
+            frame(v4(), &q("big.example.com.", A).edns(dnssec(1232))).encode(),
+            Pass(Counter::PassUnsigned),
+        ),
+        case(
+            "signed, RRSIG too large to publish: DO=0 still answered",
+            frame(v6(), &q("big.example.com.", A).edns(Opt::new(1232))).encode(),
+            Answer(31),
+        ),
+    ];
+    let mut f = frame(v6(), &q("v6.example.com.", AAAA).edns(dnssec(1232)));
+    f.vlans = vec![(TPID_8021AD, 100), (TPID_8021Q, 200)];
+    cases.push(case("signed over QinQ, DO=1", f.encode(), Answer(5)));
+    let mut f = frame(v4(), &q("www.example.com.", A).edns(dnssec(1232)));
+    f.udp_checksum = Some(0);
+    cases.push(case(
+        "signed, DO=1, IPv4 UDP checksum absent",
+        f.encode(),
+        Answer(2),
+    ));
+    cases
+}
+
+/// DO=1 queries to a signed zone are answered in the kernel with the RRSIG the agent published,
+/// byte for byte what the fallback sends: both sign through the zone's one signer, whose cache
+/// gives them the same signature.
+#[test]
+fn signed_answers_match_the_fallback() {
+    if !require_root("signed_answers_match_the_fallback") {
+        return;
+    }
+    let (zone, _keys) = signed_zone();
+    let (mut set, skipped) = AnswerSet::from_zones(std::slice::from_ref(&zone));
+    assert!(skipped.is_empty(), "{skipped:?}");
+    assert!(set.renew_at().is_some(), "the set knows when to re-sign");
+    // A weighted pool of the signed zone: each variant is an RRset signed on its own.
+    let signer = zone.signer().unwrap().clone();
+    let weighted = Name::from_ascii("weighted.example.com.").unwrap();
+    let variants = weighted_variants(3);
+    set.add_signed_steered(
+        &weighted,
+        RecordType::A,
+        60,
+        false,
+        &[Some(variants.clone())],
+        &signer,
+    )
+    .unwrap();
+    let mut dataplane = Dataplane::load(set.len() as u32, 1232, None).expect("load XDP program");
+    dataplane.serve_addresses(served()).unwrap();
+    dataplane.publish(&set, &[]).expect("publish answers");
+    let oracle = Responder::new(vec![zone.clone()], 1232);
+
+    let mut failures = Vec::new();
+    let cases = signed_cases();
+    for case in &cases {
+        let before = dataplane.counters().unwrap();
+        let (action, out) = run(&dataplane, &case.frame);
+        let after = dataplane.counters().unwrap();
+        let outcome = match &case.expect {
+            Expect::Pass(counter) => check_pass(case, action, &out, *counter, &before, &after),
+            Expect::Answer(records) => check_answer(case, action, &out, *records, &oracle),
+        };
+        if let Err(e) = outcome {
+            failures.push(format!("{}: {e}", case.what));
+        }
+    }
+
+    // The weighted pool: the fallback with that one variant in its table is the oracle for
+    // each variant; every kernel answer must be one of them, and each must come up.
+    let oracles: Vec<Vec<u8>> = variants
+        .iter()
+        .map(|addrs| {
+            let rrset = dns_xdp_user::zone::RrSet {
+                name: weighted.clone(),
+                rtype: RecordType::A,
+                ttl: 60,
+                rdata: addrs
+                    .iter()
+                    .map(|a| match a {
+                        IpAddr::V4(v4) => hickory_proto::rr::RData::A((*v4).into()),
+                        IpAddr::V6(_) => unreachable!("an A pool"),
+                    })
+                    .collect(),
+            };
+            let entry = Entry {
+                per_view: false,
+                views: vec![Some(vec![rrset])],
+            };
+            let steered = Steered::new(
+                Arc::default(),
+                HashMap::from([((weighted.clone(), RecordType::A), entry)]),
+            );
+            let responder =
+                Responder::new(vec![zone.clone()], 1232).with_steered(Arc::new(steered));
+            let query = Query::new("weighted.example.com.", A).edns(Opt {
+                dnssec_ok: true,
+                ..Opt::new(1232)
+            });
+            responder
+                .respond_in_full(&query.encode(), Transport::Udp, None)
+                .unwrap()
+        })
+        .collect();
+    let query = Query::new("weighted.example.com.", A).edns(Opt {
+        dnssec_ok: true,
+        ..Opt::new(1232)
+    });
+    let weighted_frame = frame(v4(), &query).encode();
+    let mut seen = vec![0usize; oracles.len()];
+    for _ in 0..60 {
+        let (action, out) = run(&dataplane, &weighted_frame);
+        match check_frame(&weighted_frame, action, &out) {
+            Ok((_, reply)) => match oracles.iter().position(|o| *o == reply.payload) {
+                Some(at) => seen[at] += 1,
+                None => {
+                    failures.push(format!(
+                        "signed weighted answer matches no variant's fallback reply: {:02x?}",
+                        reply.payload
+                    ));
+                    break;
+                }
+            },
+            Err(e) => {
+                failures.push(format!("signed weighted answer: {e}"));
+                break;
+            }
+        }
+    }
+    if failures.is_empty() && seen.contains(&0) {
+        failures.push(format!("signed weighted variants seen {seen:?}"));
+    }
+    assert!(
+        failures.is_empty(),
+        "{} signed fixtures failed:\n  {}",
+        failures.len(),
+        failures.join("\n  ")
+    );
+}
+
 #[test]
 fn verifier_work_stays_bounded() {
     if !require_root("verifier_work_stays_bounded") {
@@ -1414,7 +1692,7 @@ fn verifier_work_stays_bounded() {
         .verified_instruction_count()
         .expect("the kernel reports verified instructions (5.16+)");
     println!("verifier: {processed} instructions processed");
-    // Today ~27,000. Path explosions (see `Scratch::opaque`) go past the kernel's 1,000,000
+    // Today ~32,500 (~27,000 before DO=1 answers). Path explosions (see `Scratch::opaque`) go past the kernel's 1,000,000
     // limit; this catches the growth long before that.
     assert!(
         processed < 100_000,

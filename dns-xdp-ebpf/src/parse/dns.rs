@@ -1,5 +1,5 @@
-//! The DNS query: header, one question, and an optional OPT record (EDNS version 0, DO=0, no
-//! options but DNS COOKIE). Parsing works on a copy of the message in the per-CPU scratch buffer,
+//! The DNS query: header, one question, and an optional OPT record (EDNS version 0, no options
+//! but DNS COOKIE). Parsing works on a copy of the message in the per-CPU scratch buffer,
 //! which is also where the answer-map key is built and the UDP checksum is verified.
 
 use aya_ebpf::{helpers::generated::bpf_xdp_load_bytes, programs::XdpContext};
@@ -27,6 +27,8 @@ const TYPE_OPT: u16 = 41;
 /// The fixed part of an OPT record: root name, type, class, TTL, RDLENGTH.
 pub const OPT_LEN: usize = 11;
 const EDNS_DO: u16 = 0x8000;
+/// Compact Answers OK (RFC 9824 §5.1), echoed beside DO as the fallback does.
+const EDNS_CO: u16 = 0x4000;
 const OPTION_COOKIE: u16 = 10;
 /// Enough for a COOKIE plus the odd extra option we would pass up anyway.
 const MAX_OPTIONS: usize = 4;
@@ -43,6 +45,8 @@ pub struct Query {
     pub flags: u16,
     /// The query carried an OPT record, so the answer carries one too.
     pub edns: bool,
+    /// The EDNS flags the answer's OPT echoes: DO, and CO beside it; 0 for DO=0.
+    pub edns_flags: u16,
     /// The largest UDP answer the client accepts.
     pub size_limit: usize,
     /// Ones'-complement sum of the whole DNS message, from checking the UDP checksum.
@@ -113,10 +117,10 @@ pub fn parse(
     key.variant = FIRST_VARIANT;
     key.qtype = qtype;
 
-    let (edns, size_limit) = if arcount == 1 {
+    let (edns, (size_limit, edns_flags)) = if arcount == 1 {
         (true, parse_opt(msg, question_end, len)?)
     } else if question_end == len {
-        (false, CLASSIC_UDP_LIMIT)
+        (false, (CLASSIC_UDP_LIMIT, 0))
     } else {
         // Bytes after the question that no record count accounts for.
         return Err(Counter::PassNotQuery);
@@ -127,6 +131,7 @@ pub fn parse(
         question_end,
         flags,
         edns,
+        edns_flags,
         size_limit,
         msg_sum,
     })
@@ -177,7 +182,9 @@ fn verify_checksum(
     // Pseudo-header (addresses, protocol, length), then the UDP header (ports, length, checksum).
     let msg_sum = csum::sum_buf(msg.as_ptr(), words);
     let sum = ip.addr_sum + 17 + udp_len + udp.port_sum + udp_len + udp.check as u64 + msg_sum;
-    if csum::fold(sum) != 0xFFFF {
+    // A zero IPv4 checksum (`udp::parse` refuses it over IPv6) means the sender computed none:
+    // there is nothing to verify, and the answer's checksum is computed in full anyway.
+    if udp.check != 0 && csum::fold(sum) != 0xFFFF {
         return Err(Counter::PassChecksum);
     }
     Ok(msg_sum as u16)
@@ -261,10 +268,15 @@ fn read16(msg: &[u8; MAX_QUERY_LEN + 4], at: usize) -> Result<u16, Counter> {
 }
 
 /// Parses the OPT record that must fill the rest of the message, and returns the client's UDP
-/// payload size. Anything but EDNS version 0 with DO=0 and only COOKIE options passes up, so the
-/// fallback server gives the full answer (BADVERS, signed answers, ECS, ...).
+/// payload size and the flags to echo (DO, and CO when DO is set). Anything but EDNS version 0
+/// with only COOKIE options passes up, so the fallback server gives the full answer (BADVERS,
+/// ECS, ...).
 #[inline(always)]
-fn parse_opt(msg: &[u8; MAX_QUERY_LEN + 4], at: usize, len: usize) -> Result<usize, Counter> {
+fn parse_opt(
+    msg: &[u8; MAX_QUERY_LEN + 4],
+    at: usize,
+    len: usize,
+) -> Result<(usize, u16), Counter> {
     if at + OPT_LEN > len || *msg.get(at).ok_or(Counter::PassNotQuery)? != 0 {
         return Err(Counter::PassNotQuery);
     }
@@ -275,9 +287,15 @@ fn parse_opt(msg: &[u8; MAX_QUERY_LEN + 4], at: usize, len: usize) -> Result<usi
     let ext_rcode = *msg.get(at + 5).ok_or(Counter::PassNotQuery)?;
     let version = *msg.get(at + 6).ok_or(Counter::PassNotQuery)?;
     let edns_flags = read16(msg, at + 7)?;
-    if ext_rcode != 0 || version != 0 || edns_flags & EDNS_DO != 0 {
+    if ext_rcode != 0 || version != 0 {
         return Err(Counter::PassEdns);
     }
+    // RFC 3225 §3 (DO) and RFC 9824 §5.1 (CO, meaningful only beside DO).
+    let echoed = if edns_flags & EDNS_DO != 0 {
+        edns_flags & (EDNS_DO | EDNS_CO)
+    } else {
+        0
+    };
     let rdata_end = at + OPT_LEN + read16(msg, at + 9)? as usize;
     if rdata_end != len {
         return Err(Counter::PassNotQuery);
@@ -302,9 +320,10 @@ fn parse_opt(msg: &[u8; MAX_QUERY_LEN + 4], at: usize, len: usize) -> Result<usi
     if pos != rdata_end {
         return Err(Counter::PassEdns);
     }
-    Ok(if payload < CLASSIC_UDP_LIMIT {
+    let payload = if payload < CLASSIC_UDP_LIMIT {
         CLASSIC_UDP_LIMIT
     } else {
         payload
-    })
+    };
+    Ok((payload, echoed))
 }

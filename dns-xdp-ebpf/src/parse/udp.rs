@@ -15,7 +15,8 @@ pub struct Udp {
     pub dns_offset: usize,
     /// Length of the DNS message.
     pub dns_len: usize,
-    /// The query's UDP checksum field, needed to verify it.
+    /// The query's UDP checksum field, needed to verify it; 0 over IPv4 when the sender
+    /// computed none.
     pub check: u16,
     /// Source and destination ports summed (the same after swapping them).
     pub port_sum: u64,
@@ -33,9 +34,10 @@ pub fn parse(ctx: &XdpContext, ip: &Ip) -> Result<Udp, Counter> {
         return Err(Counter::PassNotQuery);
     }
     let check = be16(udp.check);
-    // An IPv4 UDP checksum of zero means "not computed": there is nothing to verify the query
-    // against, so let the kernel's stack decide.
-    if check == 0 {
+    // A UDP checksum of zero means "not computed": legal over IPv4 (RFC 768; kxdpgun sends
+    // such queries), where the query is taken as it is, as the kernel's stack takes it; never
+    // over IPv6 (RFC 8200 §8.1).
+    if check == 0 && !ip.is_v4 {
         return Err(Counter::PassChecksum);
     }
     Ok(Udp {

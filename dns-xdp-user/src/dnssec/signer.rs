@@ -304,8 +304,10 @@ impl Rrsigs {
     /// The RRSIG records in wire format for the fast path, to follow the answer RRset: each
     /// owned by a compression pointer to the question name (`0xC00C`, right after the 12-octet
     /// header), class IN, `ttl` (the RRset's). The signer name inside stays uncompressed, as
-    /// RFC 4034 §3.1.7 requires.
-    pub fn wire_after_question(&self, ttl: u32) -> WireRrsigs {
+    /// RFC 4034 §3.1.7 requires. `owner` is the covered RRset's owner, for the test hook only
+    /// (see [`super::test_hook`]): the fast path's signatures break as the fallback's do.
+    pub fn wire_after_question(&self, owner: &Name, ttl: u32) -> WireRrsigs {
+        let corrupt = super::test_hook::targets(owner);
         let mut bytes = Vec::new();
         for sig in self.sigs.iter() {
             bytes.extend_from_slice(&[0xC0, 0x0C]);
@@ -314,6 +316,12 @@ impl Rrsigs {
             bytes.extend_from_slice(&ttl.to_be_bytes());
             bytes.extend_from_slice(&(sig.rdata.len() as u16).to_be_bytes());
             bytes.extend_from_slice(&sig.rdata);
+            if corrupt {
+                // The signature ends the RDATA: its last octet, as `test_hook::corrupted` flips.
+                if let Some(last) = bytes.last_mut() {
+                    *last ^= 0xFF;
+                }
+            }
         }
         WireRrsigs {
             count: self.sigs.len() as u16,

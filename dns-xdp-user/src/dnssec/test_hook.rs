@@ -40,6 +40,11 @@ pub(crate) fn announce() {
     }
 }
 
+/// Whether the hook names `owner_name`.
+pub(crate) fn targets(owner_name: &Name) -> bool {
+    owner() == Some(owner_name)
+}
+
 /// `rrsig` with its signature broken if the hook names `owner`; else None.
 pub(crate) fn corrupted(owner_name: &Name, rrsig: &RRSIG) -> Option<RRSIG> {
     corrupted_for(owner(), owner_name, rrsig)

@@ -446,7 +446,7 @@ fn wire_rrsigs_follow_an_answer() {
     );
     let set = rrset("www.example.com.", 300, vec![a(1)]);
     let sigs = signer.sign(&set.name, &set, unix_now()).unwrap();
-    let wire = sigs.wire_after_question(300);
+    let wire = sigs.wire_after_question(&set.name, 300);
     assert_eq!(wire.count, 1);
     assert_eq!(&wire.bytes[..10], &[0xC0, 0x0C, 0, 46, 0, 1, 0, 0, 1, 44]);
     // A response: header (ID 0, QR AA, one question, two answers), the question, the A record
