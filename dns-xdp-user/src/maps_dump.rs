@@ -16,7 +16,8 @@ use aya::maps::{lpm_trie::LpmTrie, Array, HashMap, Map, MapData, MapError};
 use dns_xdp_common::{
     addresses::ServedAddr,
     answer::{
-        name_hash, AnswerKey, AnswerValue, MAX_ANSWER_LEN, NAME_BUF_LEN, QTYPE_A, QTYPE_AAAA,
+        name_hash, AnswerKey, AnswerValue, DNSSEC_SIGNED, DNSSEC_UNPUBLISHED, DNSSEC_UNSIGNED,
+        MAX_ANSWER_LEN, NAME_BUF_LEN, QTYPE_A, QTYPE_AAAA,
     },
     map_names,
     publish::PublishState,
@@ -264,6 +265,10 @@ pub struct AnswerEntry {
     pub ttl: Option<u32>,
     /// Each record's data in presentation format.
     pub records: Vec<String>,
+    /// What a DO=1 query gets: "unsigned" (the RRset, DO echoed), "signed" (the RRset and
+    /// `rrsigs` RRSIG records) or "unpublished" (it passes up: the RRSIG did not fit).
+    pub dnssec: &'static str,
+    pub rrsigs: u16,
     /// What is wrong with the entry; the program would pass up or answer wrongly. Empty when
     /// it is sound.
     pub problems: Vec<String>,
@@ -336,6 +341,35 @@ pub fn decode_answer(key: &AnswerKey, value: &AnswerValue, live_generation: u32)
             Err(e) => problems.push(format!("answer bytes: {e}")),
         }
     }
+    let dnssec = match value.dnssec {
+        DNSSEC_UNSIGNED => "unsigned",
+        DNSSEC_SIGNED => "signed",
+        DNSSEC_UNPUBLISHED => "unpublished",
+        other => {
+            problems.push(format!("dnssec state {other} is none the program knows"));
+            "?"
+        }
+    };
+    let rrsig_len = usize::from(value.rrsig_len);
+    if value.dnssec == DNSSEC_SIGNED {
+        if value.rrsig_count == 0 || rrsig_len == 0 {
+            problems.push("signed, but without RRSIG records: DO=1 answers would fail".into());
+        } else if answer_len + rrsig_len > MAX_ANSWER_LEN {
+            problems.push(format!(
+                "answer and RRSIGs take {} bytes, over the {MAX_ANSWER_LEN} the value holds",
+                answer_len + rrsig_len
+            ));
+        } else {
+            let sum = ones_complement_sum(&value.data[answer_len..answer_len + rrsig_len]);
+            if sum != value.rrsig_csum {
+                problems.push(format!(
+                    "RRSIG checksum {:04x} is not the RRSIGs' ({sum:04x}): DO=1 answers would \
+                     be dropped",
+                    value.rrsig_csum
+                ));
+            }
+        }
+    }
     if value.variants == 0 {
         problems.push("variants is 0; every view has at least variant 0".to_string());
     } else if key.variant >= value.variants {
@@ -355,6 +389,8 @@ pub fn decode_answer(key: &AnswerKey, value: &AnswerValue, live_generation: u32)
         live: key.generation == live_generation && live_generation != 0,
         ttl,
         records,
+        dnssec,
+        rrsigs: value.rrsig_count,
         problems,
     }
 }
@@ -406,11 +442,16 @@ fn dump_answers(dir: &Path) -> Result<MapDump, DumpError> {
         .min(32);
     for e in &entries {
         let ttl = e.ttl.map_or("-".to_string(), |t| t.to_string());
-        let records = if e.records.is_empty() {
+        let mut records = if e.records.is_empty() {
             "(no answer: the query passes up)".to_string()
         } else {
             e.records.join(" ")
         };
+        match e.dnssec {
+            "signed" => records.push_str(&format!("  +{} RRSIG", e.rrsigs)),
+            "unpublished" => records.push_str("  (RRSIG not published: DO=1 passes up)"),
+            _ => {}
+        }
         let _ = writeln!(
             text,
             "  {:width$}  {:<4}  view {:<3} variant {:<5} {:<8}  gen {} {:<5}  ttl {ttl:<6}  \
@@ -746,9 +787,31 @@ mod tests {
                 live: true,
                 ttl: Some(120),
                 records: vec!["192.0.2.10".to_string()],
+                dnssec: "unsigned",
+                rrsigs: 0,
                 problems: vec![],
             }
         );
+
+        // Signed: the RRSIG bytes after the answer, with their own checksum.
+        let mut signed = value;
+        signed.dnssec = DNSSEC_SIGNED;
+        let problems = decode_answer(&key, &signed, 3).problems;
+        assert!(
+            problems[0].contains("without RRSIG records"),
+            "{problems:?}"
+        );
+        let at = usize::from(signed.answer_len);
+        signed.data[at..at + 4].copy_from_slice(&[0xC0, 0x0C, 0, 46]);
+        signed.rrsig_len = 4;
+        signed.rrsig_count = 1;
+        signed.rrsig_csum = ones_complement_sum(&[0xC0, 0x0C, 0, 46]);
+        let decoded = decode_answer(&key, &signed, 3);
+        assert_eq!((decoded.dnssec, decoded.rrsigs), ("signed", 1));
+        assert!(decoded.problems.is_empty(), "{:?}", decoded.problems);
+        signed.rrsig_csum ^= 1;
+        let problems = decode_answer(&key, &signed, 3).problems;
+        assert!(problems[0].contains("RRSIG checksum"), "{problems:?}");
         let (key, value) = entry("v6.example.com.", QTYPE_AAAA);
         let decoded = decode_answer(&key, &value, 4);
         assert_eq!(decoded.records, ["2001:db8::1", "2001:db8::2"]);
