@@ -548,20 +548,8 @@ fn fixtures_through_bpf_prog_test_run() {
     let dataplane = load(vec![zone.clone()]);
     let oracle = Responder::new(vec![zone], 1232);
 
-    let mut failures = Vec::new();
     let cases = cases();
-    for case in &cases {
-        let before = dataplane.counters().unwrap();
-        let (action, out) = run(&dataplane, &case.frame);
-        let after = dataplane.counters().unwrap();
-        let outcome = match &case.expect {
-            Expect::Pass(counter) => check_pass(case, action, &out, *counter, &before, &after),
-            Expect::Answer(records) => check_answer(case, action, &out, *records, &oracle),
-        };
-        if let Err(e) = outcome {
-            failures.push(format!("{}: {e}", case.what));
-        }
-    }
+    let failures = run_cases(&dataplane, &cases, &oracle);
     assert!(
         failures.is_empty(),
         "{} of {} fixtures failed:\n  {}",
@@ -569,6 +557,24 @@ fn fixtures_through_bpf_prog_test_run() {
         cases.len(),
         failures.join("\n  ")
     );
+}
+
+/// Runs every case through the program and checks it; returns what failed, one line each.
+fn run_cases(dataplane: &Dataplane, cases: &[Case], oracle: &Responder) -> Vec<String> {
+    let mut failures = Vec::new();
+    for case in cases {
+        let before = dataplane.counters().unwrap();
+        let (action, out) = run(dataplane, &case.frame);
+        let after = dataplane.counters().unwrap();
+        let outcome = match &case.expect {
+            Expect::Pass(counter) => check_pass(case, action, &out, *counter, &before, &after),
+            Expect::Answer(records) => check_answer(case, action, &out, *records, oracle),
+        };
+        if let Err(e) = outcome {
+            failures.push(format!("{}: {e}", case.what));
+        }
+    }
+    failures
 }
 
 fn check_pass(
@@ -1594,20 +1600,8 @@ fn signed_answers_match_the_fallback() {
     dataplane.publish(&set, &[]).expect("publish answers");
     let oracle = Responder::new(vec![zone.clone()], 1232);
 
-    let mut failures = Vec::new();
     let cases = signed_cases();
-    for case in &cases {
-        let before = dataplane.counters().unwrap();
-        let (action, out) = run(&dataplane, &case.frame);
-        let after = dataplane.counters().unwrap();
-        let outcome = match &case.expect {
-            Expect::Pass(counter) => check_pass(case, action, &out, *counter, &before, &after),
-            Expect::Answer(records) => check_answer(case, action, &out, *records, &oracle),
-        };
-        if let Err(e) = outcome {
-            failures.push(format!("{}: {e}", case.what));
-        }
-    }
+    let mut failures = run_cases(&dataplane, &cases, &oracle);
 
     // The weighted pool: the fallback with that one variant in its table is the oracle for
     // each variant; every kernel answer must be one of them, and each must come up.
