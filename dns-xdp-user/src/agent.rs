@@ -674,12 +674,17 @@ impl Running {
         }
         let started = std::time::Instant::now();
         let checker = self.checker.clone();
-        let Some(republished) = self.traffic.republish(
-            |t| checker.state(t),
-            self.dataplane.as_mut(),
-            &self.responder,
-            &mut self.steered_answers,
-        ) else {
+        // Thousands of pools take a few hundred milliseconds: keep this worker's other tasks
+        // moving meanwhile (the agent runs on the multi-threaded runtime).
+        let republished = tokio::task::block_in_place(|| {
+            self.traffic.republish(
+                |t| checker.state(t),
+                self.dataplane.as_mut(),
+                &self.responder,
+                &mut self.steered_answers,
+            )
+        });
+        let Some(republished) = republished else {
             return;
         };
         let took = started.elapsed();
