@@ -31,7 +31,6 @@ use crate::{
     query_stats::QueryStats,
     response::Responder,
     server::{Listeners, SharedResponder},
-    steering::Views,
     traffic::Traffic,
     zone::{Name, Zone, ZoneError},
 };
@@ -131,7 +130,7 @@ pub async fn run(options: RunOptions) -> Result<Ended> {
                 .expect("validated: interface is set unless xdp_mode is off");
             Some(start_dataplane(
                 &answers,
-                &view_prefixes(traffic.views()),
+                &traffic.view_prefixes(),
                 &server,
                 interface,
                 mode,
@@ -307,7 +306,7 @@ impl Service {
         let responder = Responder::with_answers(zones, &answers, edns_payload)
             .with_steered(Arc::new(traffic.steered()));
         skipped.extend(traffic.fast_path_into(&mut answers));
-        let (steered_answers, _) = traffic.fast_path();
+        let steered_answers = answers.steered_only();
         Self {
             responder,
             answers,
@@ -513,7 +512,7 @@ impl Running {
         }
         let fast_path = self.put_in_service(
             new.service,
-            new.traffic.views(),
+            &new.traffic.view_prefixes(),
             new.config.server.edns_payload,
         )?;
         self.traffic = new.traffic;
@@ -547,8 +546,8 @@ impl Running {
             return;
         }
         let service = self.rebuild(base, &current);
-        let views = self.traffic.views().clone();
-        match self.put_in_service(service, &views, self.server.edns_payload) {
+        let prefixes = self.traffic.view_prefixes();
+        match self.put_in_service(service, &prefixes, self.server.edns_payload) {
             Ok(fast_path) => {
                 self.published = current;
                 println!("dns-xdp: ALIAS answers changed: {fast_path}");
@@ -594,12 +593,13 @@ impl Running {
             return;
         };
         let service = self.rebuild(base, &self.published);
-        let views = self.traffic.views().clone();
-        match self.put_in_service(service, &views, self.server.edns_payload) {
+        let prefixes = self.traffic.view_prefixes();
+        match self.put_in_service(service, &prefixes, self.server.edns_payload) {
             Ok(fast_path) => println!("dns-xdp: signatures renewed: {fast_path}"),
             Err(e) => {
                 log::error!(
-                    "publishing renewed signatures failed; the fast path keeps the previous ones                      ({}), valid for a while yet; retrying in an hour: {}",
+                    "publishing renewed signatures failed; the fast path keeps the previous ones \
+                     ({}), valid for a while yet; retrying in an hour: {}",
                     self.serving(),
                     describe_error(&e)
                 );
@@ -614,7 +614,7 @@ impl Running {
     fn put_in_service(
         &mut self,
         service: Service,
-        views: &Views,
+        prefixes: &[ViewPrefix],
         edns_payload: u16,
     ) -> Result<String> {
         let answers = &service.answers;
@@ -622,7 +622,7 @@ impl Running {
             None => "XDP off".to_string(),
             Some(dataplane) => {
                 dataplane.set_edns_payload(edns_payload);
-                match dataplane.publish(answers, &view_prefixes(views)) {
+                match dataplane.publish(answers, prefixes) {
                     Ok(generation) => {
                         format!(
                             "{} fast-path answers published (generation {generation})",
@@ -841,19 +841,6 @@ fn start_dataplane(
         pin_dir.display()
     );
     Ok((dataplane, how))
-}
-
-/// The client views as the kernel's trie holds them.
-fn view_prefixes(views: &Views) -> Vec<ViewPrefix> {
-    views
-        .prefixes()
-        .into_iter()
-        .map(|p| ViewPrefix {
-            addr: p.prefix.addr(),
-            prefix_len: p.prefix.prefix_len(),
-            view: p.view,
-        })
-        .collect()
 }
 
 /// How long the agent waits at start for every health check's first result: the first

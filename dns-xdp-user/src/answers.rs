@@ -471,6 +471,21 @@ impl AnswerSet {
         Ok(())
     }
 
+    /// The pools' entries of this set alone (what health changes update in place), as
+    /// rendered and signed for it.
+    pub fn steered_only(&self) -> AnswerSet {
+        AnswerSet {
+            answers: self
+                .answers
+                .iter()
+                .filter(|(key, _)| self.steered.contains(&(key.qtype, key.name_hash)))
+                .map(|(key, answer)| (*key, answer.clone()))
+                .collect(),
+            steered: self.steered.clone(),
+            renew_at: self.renew_at,
+        }
+    }
+
     pub fn len(&self) -> usize {
         self.answers.len()
     }

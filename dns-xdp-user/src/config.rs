@@ -286,12 +286,12 @@ impl Config {
                 "[server] upstream {bad} has port 0; DNS resolvers listen on port 53"
             )));
         }
-        self.traffic(path)?;
         Ok(())
     }
 
     /// The health checks, regions and pools, validated against each other and the zones. Reads
-    /// the checks' CA files (but not the geo database, which the agent loads).
+    /// the checks' CA files (but not the geo database, which the agent loads). Not part of
+    /// [`Config::load`]: every loader calls it once, for the `TrafficConfig` it needs.
     pub fn traffic(&self, path: &Path) -> Result<TrafficConfig, ConfigError> {
         let invalid = |message: String| ConfigError::Invalid {
             path: path.to_path_buf(),

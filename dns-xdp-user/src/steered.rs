@@ -38,6 +38,8 @@ pub struct Choice<'a> {
     pub scope: u8,
 }
 
+/// Keyed by hickory `Name`s, which compare and hash case-insensitively: any spelling of a
+/// pool's name finds its entry.
 #[derive(Default)]
 pub struct Steered {
     views: Arc<Views>,
@@ -55,12 +57,12 @@ impl Steered {
 
     /// Whether `name` (any case) has a steered answer of type `rtype`.
     pub fn steers(&self, name: &Name, rtype: RecordType) -> bool {
-        self.entries.contains_key(&(name.to_lowercase(), rtype))
+        self.entries.contains_key(&(name.clone(), rtype))
     }
 
     /// The answer for `name`/`rtype` to `client`, or None if no pool answers it.
     pub fn choose(&self, name: &Name, rtype: RecordType, client: &Client) -> Option<Choice<'_>> {
-        let entry = self.entries.get(&(name.to_lowercase(), rtype))?;
+        let entry = self.entries.get(&(name.clone(), rtype))?;
         let (view, scope) = if entry.per_view {
             match (client.subnet, client.addr) {
                 (Some((addr, source)), _) => self.views.view_for_subnet(addr, source),

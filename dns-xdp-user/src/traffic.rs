@@ -12,7 +12,7 @@ use hickory_proto::rr::{
 use crate::{
     answers::{AnswerSet, Skipped},
     config::TrafficConfig,
-    dataplane::{Dataplane, DataplaneError, Updated},
+    dataplane::{Dataplane, DataplaneError, Updated, ViewPrefix},
     dnssec::Signer,
     health::{HealthState, Target},
     server::SharedResponder,
@@ -46,6 +46,9 @@ pub struct Republished {
 pub struct Traffic {
     config: TrafficConfig,
     views: Arc<Views>,
+    /// `views` as the kernel's trie holds them: computed once (a country database gives
+    /// hundreds of thousands), shared by every publication of this config.
+    prefixes: Arc<[ViewPrefix]>,
     /// The pools' answers as last computed, in pool order.
     answers: Vec<PoolAnswer>,
     /// The signer of each pool in a signed zone, by the pool's lowercase name: the zone's
@@ -64,9 +67,19 @@ impl Traffic {
             .map(GeoDatabase::open)
             .transpose()?;
         let views = Views::build(&config.steering.regions, database.as_ref())?;
+        let prefixes = views
+            .prefixes()
+            .into_iter()
+            .map(|p| ViewPrefix {
+                addr: p.prefix.addr(),
+                prefix_len: p.prefix.prefix_len(),
+                view: p.view,
+            })
+            .collect();
         let mut traffic = Self {
             config,
             views: Arc::new(views),
+            prefixes,
             answers: Vec::new(),
             signers: HashMap::new(),
         };
@@ -78,8 +91,9 @@ impl Traffic {
         self.config.steering.pools.len()
     }
 
-    pub fn views(&self) -> &Views {
-        &self.views
+    /// The client views as the kernel's trie holds them.
+    pub fn view_prefixes(&self) -> Arc<[ViewPrefix]> {
+        self.prefixes.clone()
     }
 
     /// The distinct (member, check) pairs to check.
@@ -281,7 +295,7 @@ impl Traffic {
                     ViewAnswer::Variants(variants) => Some(variants.clone()),
                 })
                 .collect();
-            let added = match self.signers.get(&answer.name.to_lowercase()) {
+            let added = match self.signers.get(&answer.name) {
                 Some(signer) => set.add_signed_steered(
                     &answer.name,
                     answer.rtype,
