@@ -3,6 +3,12 @@
 
 use std::net::IpAddr;
 
+use dns_xdp_user::{
+    answers::{Answer, AnswerSet},
+    rendered::Rendered,
+    response::Transport,
+};
+
 /// A DNS question name in wire format, from dotted text ("www.example.com.").
 pub fn wire_name(name: &str) -> Vec<u8> {
     let mut out = Vec::new();
@@ -349,6 +355,22 @@ pub fn parse_frame(frame: &[u8], allow_padding: bool) -> Result<Reply, String> {
         dst_port: u16::from_be_bytes([udp[2], udp[3]]),
         payload: udp[8..].to_vec(),
     })
+}
+
+/// The reply to `query` (a DNS message) that carries `answer`, one view's variant of a steered
+/// entry: the fallback's splicer, given that one answer as if it were the only one. The oracle
+/// for fast-path replies from steered entries.
+pub fn spliced(answer: &Answer, query: &[u8]) -> Vec<u8> {
+    let fixed = Answer {
+        view: 0,
+        variant: 0,
+        per_view: false,
+        variants: 1,
+        ..answer.clone()
+    };
+    Rendered::from_answers(&AnswerSet::from_answers(vec![fixed]))
+        .answer(query, Transport::Udp, 1232)
+        .expect("the splicer answers the query")
 }
 
 #[cfg(test)]

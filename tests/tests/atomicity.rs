@@ -25,14 +25,12 @@ use std::{
 use dns_xdp_common::counters::Counter;
 use dns_xdp_tests::{
     netns::require_root,
-    packet::{parse_reply, Frame, Query},
+    packet::{parse_reply, spliced, Frame, Query},
     test_run::TestRunner,
 };
 use dns_xdp_user::{
     answers::{Answer, AnswerSet},
     dataplane::{Dataplane, ViewPrefix},
-    rendered::Rendered,
-    response::Transport,
     zone::{Name, RecordType},
 };
 
@@ -188,21 +186,6 @@ fn view_of(prefixes: &[ViewPrefix], client: IpAddr) -> u8 {
         })
         .max()
         .map_or(0, |(_, view)| view)
-}
-
-/// The reply to `query` (a DNS message) that carries `answer`: the fallback's splicer, given
-/// that one answer as if it were the only one.
-fn spliced(answer: &Answer, query: &[u8]) -> Vec<u8> {
-    let fixed = Answer {
-        view: 0,
-        variant: 0,
-        per_view: false,
-        variants: 1,
-        ..answer.clone()
-    };
-    Rendered::from_answers(&AnswerSet::from_answers(vec![fixed]))
-        .answer(query, Transport::Udp, 1232)
-        .expect("the splicer answers the query")
 }
 
 /// One query and every DNS message a reply to it may carry.

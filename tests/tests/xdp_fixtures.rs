@@ -16,15 +16,14 @@ use dns_xdp_common::counters::Counter;
 use dns_xdp_tests::{
     netns::require_root,
     packet::{
-        parse_frame, parse_reply, wire_name, Frame, Opt, Query, CLIENT_MAC, FLAG_RD, SERVER_MAC,
-        TPID_8021AD, TPID_8021Q,
+        parse_frame, parse_reply, spliced, wire_name, Frame, Opt, Query, CLIENT_MAC, FLAG_RD,
+        SERVER_MAC, TPID_8021AD, TPID_8021Q,
     },
 };
 use dns_xdp_user::{
     answers::{Answer, AnswerSet},
     dataplane::{Dataplane, Updated, ViewPrefix},
     dnssec::{generate_zone_keys, unix_now, KeyAlgorithm, Signer, SigningConfig},
-    rendered::Rendered,
     response::{Responder, Transport},
     steered::{Entry, Steered},
     zone::{Name, RecordType, Zone},
@@ -968,21 +967,6 @@ fn entry<'a>(set: &'a AnswerSet, name: &str, qtype: u16, view: u8, variant: u8) 
             *a.name == key[..len] && a.qtype == qtype && a.view == view && a.variant == variant
         })
         .unwrap_or_else(|| panic!("no entry {name} {qtype} view {view} variant {variant}"))
-}
-
-/// The reply to `query` (a DNS message) that carries `answer`: the fallback's splicer, given
-/// that one answer as if it were the only one.
-fn spliced(answer: &Answer, query: &[u8]) -> Vec<u8> {
-    let fixed = Answer {
-        view: 0,
-        variant: 0,
-        per_view: false,
-        variants: 1,
-        ..answer.clone()
-    };
-    Rendered::from_answers(&AnswerSet::from_answers(vec![fixed]))
-        .answer(query, Transport::Udp, 1232)
-        .expect("the splicer answers the query")
 }
 
 enum Steer {
