@@ -1,4 +1,4 @@
-//! Finds the eBPF object that `cargo xtask build-ebpf` produced, so `src/ebpf.rs` can embed it.
+//! Finds the eBPF object that `cargo xtask build-ebpf` produced, so `src/fastpath/object.rs` can embed it.
 //! Building the agent without it fails here with the command that makes it.
 
 use std::{env, path::PathBuf};

@@ -1,28 +1,29 @@
 //! dns-xdp's agent: zones in, answers out — into the XDP fast path's maps and from the fallback
 //! server for everything the fast path passes up.
+//!
+//! The modules, in the order the data flows through them:
+//! - [`config`]: the config file, every default, validated;
+//! - [`zone`]: zone files parsed into the zone model;
+//! - [`dnssec`]: keys and online signing;
+//! - [`alias`]: ALIAS targets resolved and flattened;
+//! - [`catalog`]: the zones in service as one snapshot;
+//! - [`health`] → [`steering`]: health checks and the pools' answers;
+//! - [`fastpath`] and [`fallback`]: the two paths that answer;
+//! - [`metrics`], [`lint`]: what operators read;
+//! - [`daemon`]: the event loop and the publisher that puts snapshots in service;
+//! - [`cli`]: the subcommands.
 
-pub mod agent;
 pub mod alias;
-pub mod answers;
+pub mod catalog;
+pub mod cli;
 pub mod config;
-pub mod dataplane;
+pub mod daemon;
 pub mod dnssec;
-pub mod ebpf;
+pub mod error;
+pub mod fallback;
+pub mod fastpath;
 pub mod health;
 pub mod lint;
-pub mod local_addrs;
-pub mod maps_dump;
 pub mod metrics;
-pub mod packet_cache;
-pub mod pin_dir;
-pub mod query_stats;
-pub mod rendered;
-pub mod response;
-pub mod server;
-pub mod stats;
-pub mod steered;
 pub mod steering;
-pub mod stop;
-pub mod takeover;
-pub mod traffic;
 pub mod zone;

@@ -13,9 +13,11 @@ use hickory_proto::rr::{Name, RData, RecordType};
 use serde::Serialize;
 
 use crate::{
-    agent,
-    config::{Config, ConfigError, ZoneConfig},
-    steering::config::{Policy, Pool},
+    config::{
+        steering::{Policy, Pool},
+        Config, ConfigError, ZoneConfig,
+    },
+    daemon as agent,
     zone::{Zone, ZoneError},
 };
 

@@ -7,7 +7,7 @@
 
 mod support;
 
-use dns_xdp_user::response::Responder;
+use dns_xdp_user::fallback::responder::Responder;
 
 use hickory_proto::{
     op::{Edns, Message, MessageType, OpCode, Query, ResponseCode},
@@ -372,7 +372,7 @@ impl Tally {
 
 #[test]
 fn the_invariants_catch_what_they_should() {
-    use dns_xdp_user::response::Transport;
+    use dns_xdp_user::fallback::responder::Transport;
     let query = Message::new(0, MessageType::Query, OpCode::Query)
         .to_vec()
         .unwrap();

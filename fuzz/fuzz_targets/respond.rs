@@ -7,7 +7,7 @@
 
 use std::sync::LazyLock;
 
-use dns_xdp_user::response::Responder;
+use dns_xdp_user::fallback::responder::Responder;
 use libfuzzer_sys::fuzz_target;
 
 #[path = "../../dns-xdp-user/tests/support/mod.rs"]

@@ -22,7 +22,7 @@ use std::{
 
 use dns_xdp_user::{
     dnssec::{generate_zone_keys, KeyAlgorithm, Signer, SigningConfig},
-    response::{Responder, Transport},
+    fallback::responder::{Responder, Transport},
     zone::Zone,
 };
 use hickory_proto::{

@@ -15,14 +15,14 @@ use std::{
 
 use dns_xdp_tests::netns::require_root;
 use dns_xdp_user::{
-    answers::AnswerSet,
+    config::steering::{validate, GeoConfig, PoolConfig, RegionConfig},
     config::TrafficConfig,
-    dataplane::Dataplane,
+    fallback::responder::Responder,
+    fallback::server::SharedResponder,
+    fastpath::answers::AnswerSet,
+    fastpath::dataplane::Dataplane,
     health::{resolve_checks, CheckConfig, HealthState, Target},
-    response::Responder,
-    server::SharedResponder,
-    steering::{self, GeoConfig, PoolConfig, RegionConfig},
-    traffic::Traffic,
+    steering::traffic::Traffic,
     zone::{Name, Zone},
 };
 use serde::Deserialize;
@@ -73,7 +73,7 @@ fn config(policy: &str) -> TrafficConfig {
     let checks = resolve_checks(&sections.checks, &PathBuf::from(".")).expect("checks");
     let names: Vec<&str> = checks.keys().map(String::as_str).collect();
     let origin = Name::from_ascii("example.com.").unwrap();
-    let steering = steering::validate(
+    let steering = validate(
         &GeoConfig::default(),
         &sections.regions,
         &sections.pools,

@@ -22,9 +22,9 @@ use dns_xdp_tests::{
     packet::{Frame, Opt, Query},
 };
 use dns_xdp_user::{
-    answers::AnswerSet,
-    dataplane::{Dataplane, ViewPrefix},
     dnssec::{generate_zone_keys, unix_now, KeyAlgorithm, Signer, SigningConfig},
+    fastpath::answers::AnswerSet,
+    fastpath::dataplane::{Dataplane, ViewPrefix},
     zone::{Name, RecordType, Zone},
 };
 
@@ -234,7 +234,7 @@ fn main() {
         .serve_addresses(["192.0.2.1".parse().unwrap(), "2001:db8::1".parse().unwrap()])
         .unwrap();
     dataplane.publish(&answers, &views).unwrap();
-    let mut baseline_object = Ebpf::load(dns_xdp_user::ebpf::OBJECT).unwrap();
+    let mut baseline_object = Ebpf::load(dns_xdp_user::fastpath::object::OBJECT).unwrap();
     let baseline: &mut Xdp = baseline_object
         .program_mut(program_names::BENCH_BASELINE)
         .unwrap()

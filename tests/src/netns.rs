@@ -16,7 +16,7 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, ensure, Context, Result};
-use dns_xdp_user::dataplane::PassProgram;
+use dns_xdp_user::fastpath::dataplane::PassProgram;
 
 /// Numbers the topologies of this process, so parallel tests get their own namespaces.
 static NEXT_ID: AtomicU32 = AtomicU32::new(0);

@@ -4,9 +4,9 @@
 use std::net::IpAddr;
 
 use dns_xdp_user::{
-    answers::{Answer, AnswerSet},
-    rendered::Rendered,
-    response::Transport,
+    fallback::responder::Transport,
+    fallback::splice::Rendered,
+    fastpath::answers::{Answer, AnswerSet},
 };
 
 /// A DNS question name in wire format, from dotted text ("www.example.com.").

@@ -29,8 +29,8 @@ use dns_xdp_tests::{
     test_run::TestRunner,
 };
 use dns_xdp_user::{
-    answers::{Answer, AnswerSet},
-    dataplane::{Dataplane, ViewPrefix},
+    fastpath::answers::{Answer, AnswerSet},
+    fastpath::dataplane::{Dataplane, ViewPrefix},
     zone::{Name, RecordType},
 };
 
@@ -217,7 +217,7 @@ fn probes(versions: &[(AnswerSet, Vec<ViewPrefix>)]) -> Vec<Probe> {
             };
             let query = Query::new(qname, qtype).encode();
             let frame = Frame::udp(client, server.parse().unwrap(), query.clone()).encode();
-            let (key, len) = dns_xdp_user::answers::name_key(&name(qname));
+            let (key, len) = dns_xdp_user::fastpath::answers::name_key(&name(qname));
             let mut allowed = HashSet::new();
             for (set, prefixes) in versions {
                 let view = view_of(prefixes, client);

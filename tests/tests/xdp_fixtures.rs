@@ -21,11 +21,11 @@ use dns_xdp_tests::{
     },
 };
 use dns_xdp_user::{
-    answers::{Answer, AnswerSet},
-    dataplane::{Dataplane, Updated, ViewPrefix},
     dnssec::{generate_zone_keys, unix_now, KeyAlgorithm, Signer, SigningConfig},
-    response::{Responder, Transport},
-    steered::{Entry, Steered},
+    fallback::responder::{Responder, Transport},
+    fastpath::answers::{Answer, AnswerSet},
+    fastpath::dataplane::{Dataplane, Updated, ViewPrefix},
+    steering::steered::{Entry, Steered},
     zone::{Name, RecordType, Zone},
 };
 use hickory_proto::op::{Message, MessageType, ResponseCode};
@@ -581,8 +581,8 @@ fn check_pass(
     action: u32,
     out: &[u8],
     counter: Counter,
-    before: &dns_xdp_user::dataplane::Counters,
-    after: &dns_xdp_user::dataplane::Counters,
+    before: &dns_xdp_user::fastpath::dataplane::Counters,
+    after: &dns_xdp_user::fastpath::dataplane::Counters,
 ) -> Result<(), String> {
     if action != XDP_PASS {
         return Err(format!("action {action}, expected XDP_PASS"));
@@ -801,7 +801,7 @@ fn a_hash_collision_passes_up_instead_of_answering_wrong() {
         .expect("www A");
     // Forge the worst case: the key of "wwx.example.com." leads to the answer for www.
     let (wwx, len) =
-        dns_xdp_user::answers::name_key(&Name::from_ascii("wwx.example.com.").unwrap());
+        dns_xdp_user::fastpath::answers::name_key(&Name::from_ascii("wwx.example.com.").unwrap());
     let mut forged = www.clone();
     forged.name_hash = dns_xdp_common::answer::name_hash(&wwx, len);
     let mut dataplane = Dataplane::load(4, 1232, None).expect("load XDP program");
@@ -961,7 +961,7 @@ fn load_steered(set: &AnswerSet) -> Dataplane {
 
 /// The entry for (`name`, `qtype`, `view`, `variant`).
 fn entry<'a>(set: &'a AnswerSet, name: &str, qtype: u16, view: u8, variant: u8) -> &'a Answer {
-    let (key, len) = dns_xdp_user::answers::name_key(&Name::from_ascii(name).unwrap());
+    let (key, len) = dns_xdp_user::fastpath::answers::name_key(&Name::from_ascii(name).unwrap());
     set.iter()
         .find(|a| {
             *a.name == key[..len] && a.qtype == qtype && a.view == view && a.variant == variant
@@ -1201,7 +1201,7 @@ fn run_weighted(dataplane: &Dataplane, set: &AnswerSet, runs: usize) -> (Vec<usi
     let payload = parse_frame(&frame, false).unwrap().payload;
     let variants: Vec<Vec<u8>> = (0..)
         .map_while(|variant| {
-            let (key, len) = dns_xdp_user::answers::name_key(
+            let (key, len) = dns_xdp_user::fastpath::answers::name_key(
                 &Name::from_ascii("weighted.example.com.").unwrap(),
             );
             set.iter()
@@ -1425,7 +1425,7 @@ fn the_view_trie_follows_each_published_set() {
                 view: 1
             }]
         ),
-        Err(dns_xdp_user::dataplane::DataplaneError::BadPrefix { .. })
+        Err(dns_xdp_user::fastpath::dataplane::DataplaneError::BadPrefix { .. })
     ));
     assert_eq!(dataplane.generation(), 3);
     assert_eq!(trie(&dataplane), expected);

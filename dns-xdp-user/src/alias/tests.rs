@@ -7,8 +7,9 @@ use super::*;
 use crate::{
     alias::refresh::{Refresher, MIN_TTL},
     alias::upstream::Upstreams,
-    answers::{name_key, AnswerSet},
-    response::{Responder, Transport, DEFAULT_EDNS_PAYLOAD},
+    config::DEFAULT_EDNS_PAYLOAD,
+    fallback::responder::{Responder, Transport},
+    fastpath::answers::{name_key, AnswerSet},
 };
 
 fn n(s: &str) -> Name {

@@ -63,21 +63,20 @@
 
 mod bind;
 mod canonical;
-pub mod config;
 mod denial;
 pub mod keys;
 pub mod rollover;
 mod signer;
 pub mod test_hook;
-pub mod zones;
 
 use std::path::PathBuf;
 
+pub use crate::config::dnssec::SigningConfig;
 pub use denial::{Denial, NXNAME};
 pub use keys::{
     generate_zone_keys, key_tag, parent_records, KeyAlgorithm, KeyDir, KeyRole, KeyState, ZoneKey,
 };
-pub use signer::{Rrsigs, Signer, SigningConfig, WireRrsigs};
+pub use signer::{Rrsigs, Signer, WireRrsigs};
 
 use hickory_proto::rr::RecordType;
 
@@ -144,6 +143,3 @@ pub enum DnssecError {
 
 #[cfg(test)]
 mod tests;
-
-#[cfg(test)]
-mod answer_tests;

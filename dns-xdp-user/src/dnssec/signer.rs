@@ -10,40 +10,8 @@ use hickory_proto::rr::{Name, RData, Record, RecordType, SerialNumber};
 
 use super::canonical::{rrsig_labels, rrsig_rdata, CanonicalRrset};
 use super::keys::{KeyDir, KeyState, ZoneKey};
-use super::DnssecError;
+use super::{DnssecError, SigningConfig};
 use crate::zone::RrSet;
-
-/// How a zone's signatures are made and kept.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct SigningConfig {
-    /// How long a signature stays valid after it is made. Default 7 days.
-    pub validity: Duration,
-    /// How far in the past a signature's inception lies, so that validators whose clocks are
-    /// behind ours accept it. Default 1 hour.
-    pub inception_offset: Duration,
-    /// A cached signature is replaced once less than this is left of its validity. Default
-    /// a quarter of the validity (42 hours of 7 days). Keep it above the largest TTL served:
-    /// then a signature handed out just before its renewal still outlives every cache holding
-    /// it.
-    pub refresh: Duration,
-    /// TTL of the DNSKEY, CDS and CDNSKEY RRsets. Default 3600.
-    pub dnskey_ttl: u32,
-    /// Signed RRsets kept. When full, expiring entries are dropped, then everything.
-    pub cache_capacity: usize,
-}
-
-impl Default for SigningConfig {
-    fn default() -> Self {
-        let validity = Duration::from_secs(7 * 24 * 3600);
-        SigningConfig {
-            validity,
-            inception_offset: Duration::from_secs(3600),
-            refresh: validity / 4,
-            dnskey_ttl: 3600,
-            cache_capacity: 100_000,
-        }
-    }
-}
 
 /// Signs the RRsets of one zone with its active keys: DNSKEY, CDS and CDNSKEY at the apex with
 /// the KSKs (or CSK), everything else with the ZSKs (or CSK). Every active key of the right

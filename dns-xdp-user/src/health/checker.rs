@@ -10,10 +10,11 @@ use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
-use super::config::{Protocol, Target, Trust};
 use super::probe::{probe, ProbeResult};
 use super::state::{HealthState, Tracker};
 use super::tls::client_config;
+use super::Target;
+use crate::config::check::{Protocol, Trust};
 
 /// The first checks of the targets given to the checker's first `set_targets` start within this
 /// (or within their interval, if shorter), so that the agent's first publish need not wait a

@@ -11,14 +11,32 @@
 //! [`Checker::first_round`] before its first publish.
 
 mod checker;
-mod config;
 mod probe;
 mod state;
 #[cfg(test)]
 mod test_support;
 mod tls;
 
+pub use crate::config::check::{resolve_checks, CheckConfig, CheckError, CheckSpec, Protocol};
 pub use checker::{Checker, HealthChange, TargetStatus};
-pub use config::{resolve_checks, CheckConfig, CheckError, CheckSpec, Protocol, Target};
 pub use probe::ProbeResult;
 pub use state::HealthState;
+
+use std::{fmt, net::IpAddr, sync::Arc};
+
+/// One thing to check: a member address probed the way a check says.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Target {
+    pub address: IpAddr,
+    pub spec: Arc<CheckSpec>,
+}
+
+impl fmt::Display for Target {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "check {:?} ({} port {}) on {}",
+            self.spec.name, self.spec.protocol, self.spec.port, self.address
+        )
+    }
+}

@@ -5,6 +5,7 @@ use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::config::check::BODY_LIMIT;
 use rustls::pki_types::ServerName;
 use rustls::ClientConfig;
 use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, BufReader};
@@ -12,10 +13,13 @@ use tokio::net::TcpStream;
 use tokio::time::Instant;
 use tokio_rustls::TlsConnector;
 
-use super::config::{format_duration, CheckSpec, Protocol, Target};
+use super::Target;
+use crate::config::{
+    check::{CheckSpec, Protocol},
+    duration,
+};
 
 /// At most this much of a body is read and searched for `body`.
-pub(crate) const BODY_LIMIT: usize = 64 * 1024;
 /// A status line and headers longer than this are not a health endpoint's.
 const HEAD_LIMIT: u64 = 16 * 1024;
 const HEAD_TOO_LONG: &str = "response head longer than 16 KiB";
@@ -44,7 +48,7 @@ pub(crate) async fn probe(target: &Target, tls: Option<&Arc<ClientConfig>>) -> P
         Ok(Err(reason)) => (false, reason),
         Err(_) => (
             false,
-            format!("timeout after {}", format_duration(spec.timeout)),
+            format!("timeout after {}", duration::format(spec.timeout)),
         ),
     };
     ProbeResult {
@@ -294,10 +298,10 @@ fn describe_tls(error: &io::Error) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::super::config::Trust;
     use super::super::test_support::{spec, spec_in, ClosedPort, TestPki, TestServer};
     use super::super::tls::client_config;
     use super::*;
+    use crate::config::check::Trust;
     use std::net::Ipv4Addr;
 
     const LOOPBACK: IpAddr = IpAddr::V4(Ipv4Addr::LOCALHOST);

@@ -13,7 +13,7 @@ use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 use tokio_rustls::TlsAcceptor;
 
-use super::config::{CheckConfig, CheckSpec};
+use crate::config::check::{CheckConfig, CheckSpec};
 
 /// A check named "test" from the TOML keys in `keys` (all but the name).
 pub(crate) fn spec(keys: &str) -> Arc<CheckSpec> {

@@ -8,7 +8,7 @@ use std::{collections::BTreeSet, fmt, net::IpAddr};
 
 use hickory_proto::rr::{Name, RecordType};
 
-use super::config::{AllDown, Member, Policy, Pool, Region};
+use crate::config::steering::{AllDown, Member, Policy, Pool, Region};
 
 /// Health of one (address, check) target. `Unknown` (no check has completed yet) counts as up.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -299,7 +299,7 @@ mod tests {
     use std::collections::HashMap;
 
     use super::*;
-    use crate::steering::config::{tests::steering, Steering};
+    use crate::config::steering::{tests::steering, Steering};
 
     fn ip(text: &str) -> IpAddr {
         text.parse().unwrap()

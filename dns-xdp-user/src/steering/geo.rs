@@ -25,10 +25,10 @@ use std::{
 
 use maxminddb::{PathElement, Reader};
 
-use super::{
-    config::Region,
+use crate::config::{
     continent::Continent,
     prefix::{self, Prefix, MAPPED_V4_END, MAPPED_V4_OFFSET, MAPPED_V4_START},
+    steering::Region,
 };
 
 /// The default view: clients no region covers.
@@ -409,7 +409,7 @@ fn join(v4: &[(u128, u8)], v6: &[(u128, u8)]) -> Vec<(u128, u8)> {
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
-    use crate::steering::config::tests::steering;
+    use crate::config::steering::tests::steering;
 
     /// The committed fixture (written by `dns-xdp-tests`' `mmdb` module):
     /// 198.51.100.0/25 DE/EU, 198.51.100.128/25 US/NA, 203.0.113.0/24 JP/AS,

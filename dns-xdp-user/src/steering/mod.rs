@@ -1,22 +1,20 @@
 //! Traffic steering: which addresses each pool answers with, for which clients.
 //!
-//! - [`config`]: the `[geo]`, `[[region]]` and `[[pool]]` sections and their validation into a
-//!   [`Steering`] model.
 //! - [`geo`]: client address (or EDNS Client Subnet) → view, from the regions' CIDRs and a
 //!   MaxMind-format database; also the prefixes the kernel's LPM trie is loaded with.
 //! - [`engine`]: pools + member health → per pool and view, the variants to publish.
+//! - [`traffic`]: the engine's state while the agent serves: the pools' answers as last
+//!   computed, recomputed on every health change.
+//! - [`steered`]: those answers as the fallback serves them, chosen per query.
 //!
-//! Pure logic: no sockets, no maps, no clock. The agent feeds it health and publishes what it
-//! returns.
+//! The pools, regions and checks themselves are config ([`crate::config::steering`]).
+//! No sockets, no maps: the publisher puts what this computes in service.
 
-pub mod config;
-pub mod continent;
 pub mod engine;
 pub mod geo;
-pub mod prefix;
+pub mod steered;
+pub mod traffic;
 
-pub use config::{validate, GeoConfig, PoolConfig, RegionConfig, Steering, SteeringConfigError};
-pub use continent::Continent;
+pub use crate::config::steering::{Steering, SteeringConfigError};
 pub use engine::{answers, Health, PoolAnswer, ViewAnswer};
 pub use geo::{GeoDatabase, GeoError, ViewPrefix, Views, DEFAULT_VIEW};
-pub use prefix::{Prefix, PrefixError};

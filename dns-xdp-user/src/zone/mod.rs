@@ -173,7 +173,7 @@ impl Zone {
         }
     }
 
-    /// Signs the zone with `signer` (see [`crate::dnssec::zones::prepare`], which also adds
+    /// Signs the zone with `signer` (see [`crate::catalog::signers::prepare`], which also adds
     /// the signer's DNSKEY, CDS and CDNSKEY RRsets).
     pub fn set_signer(&mut self, signer: Arc<Signer>) {
         self.signer = Some(signer);

@@ -3,7 +3,7 @@
 //! includes this file by path).
 
 use dns_xdp_user::{
-    response::{Responder, Transport},
+    fallback::responder::{Responder, Transport},
     zone::{Name, Zone},
 };
 use hickory_proto::op::{Message, MessageType};

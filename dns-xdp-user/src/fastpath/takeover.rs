@@ -1,5 +1,5 @@
 //! What a starting agent finds in its pin directory, left by an agent that is gone (the
-//! directory's lock was free, see [`crate::pin_dir`]), and whether it can take it over.
+//! directory's lock was free, see [`crate::fastpath::pin_dir`]), and whether it can take it over.
 //!
 //! The pinned link keeps the dead agent's program attached and answering from its maps. The
 //! new agent reuses those maps when they have the shape its own program expects, so the answers
@@ -12,7 +12,7 @@ use std::path::Path;
 use aya::maps::MapInfo;
 use dns_xdp_common::map_names;
 
-use crate::pin_dir::{self, PinDir, LINK_PIN};
+use crate::fastpath::pin_dir::{self, PinDir, LINK_PIN};
 
 /// The maps the agent pins, and so the maps a new agent can take over.
 pub const PINNED_MAPS: [&str; 6] = [
@@ -189,7 +189,7 @@ mod tests {
 
     #[test]
     fn the_object_defines_every_pinned_map() {
-        let shapes = wanted_shapes(crate::ebpf::OBJECT, 4096).expect("all maps");
+        let shapes = wanted_shapes(crate::fastpath::object::OBJECT, 4096).expect("all maps");
         let answers = shapes
             .iter()
             .find(|(name, _)| *name == map_names::ANSWERS)

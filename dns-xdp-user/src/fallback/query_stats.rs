@@ -3,7 +3,7 @@
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use crate::response::Transport;
+use crate::fallback::responder::Transport;
 
 /// Query types counted by name; every other type counts as "other".
 pub const QTYPES: [(u16, &str); 14] = [

@@ -28,15 +28,12 @@ use hickory_proto::rr::rdata::opt::{ClientSubnet, EdnsCode, EdnsOption};
 use hickory_proto::rr::{DNSClass, Name, RData, Record, RecordType};
 use hickory_proto::serialize::binary::{BinDecodable, BinDecoder, DecodeError};
 
-use crate::answers::AnswerSet;
 use crate::dnssec::{self, Denial, DnssecError, NXNAME};
-use crate::packet_cache::PacketCache;
-use crate::rendered::Rendered;
-use crate::steered::{Client, Steered};
+use crate::fallback::packet_cache::PacketCache;
+use crate::fallback::splice::Rendered;
+use crate::fastpath::answers::AnswerSet;
+use crate::steering::steered::{Client, Steered};
 use crate::zone::{Lookup, RrSet, Zone};
-
-/// EDNS payload size we advertise: the DNS Flag Day 2020 value, which avoids IP fragmentation.
-pub const DEFAULT_EDNS_PAYLOAD: u16 = 1232;
 
 /// UDP payload limit without EDNS (RFC 1035 §4.2.1), and the floor with it (RFC 6891 §6.2.5).
 const MIN_UDP_PAYLOAD: u16 = 512;
@@ -861,6 +858,7 @@ fn opt_owners_are_root(query: &[u8]) -> Result<bool, DecodeError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config::DEFAULT_EDNS_PAYLOAD;
     use hickory_proto::rr::rdata::opt::EdnsOption;
     use hickory_proto::rr::rdata::{A, AAAA, SOA};
     use std::net::Ipv4Addr;
@@ -2017,8 +2015,8 @@ subdel.example.          3600     NS    ns.example.net.
         use std::{collections::HashMap, net::IpAddr, sync::Arc};
 
         use super::*;
-        use crate::steered::{Entry, Steered};
-        use crate::steering::{config::Region, Views};
+        use crate::steering::steered::{Entry, Steered};
+        use crate::{config::steering::Region, steering::Views};
         use hickory_proto::rr::rdata::A;
 
         fn rrset(addrs: &[&str]) -> RrSet {
@@ -2191,7 +2189,7 @@ subdel.example.          3600     NS    ns.example.net.
         /// the new, never a mix and never nothing.
         #[test]
         fn queries_see_the_old_or_the_new_answer_while_a_pool_flips() {
-            use crate::server::SharedResponder;
+            use crate::fallback::server::SharedResponder;
 
             let sets = [
                 ["192.0.2.1", "192.0.2.2", "192.0.2.3", "192.0.2.4"],
@@ -2240,7 +2238,7 @@ subdel.example.          3600     NS    ns.example.net.
     }
 }
 
-/// The rendered shortcut (crate::rendered) and the packet cache must give exactly what the
+/// The rendered shortcut (crate::fallback::splice) and the packet cache must give exactly what the
 /// general path gives, for the queries they take and the ones next to them.
 #[cfg(test)]
 mod rendered_tests {

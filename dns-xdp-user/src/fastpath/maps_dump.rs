@@ -30,8 +30,8 @@ use hickory_proto::{
 use serde::Serialize;
 
 use crate::{
-    answers::ones_complement_sum,
-    dataplane::{Counters, DataplaneError},
+    fastpath::answers::ones_complement_sum,
+    fastpath::dataplane::{Counters, DataplaneError},
 };
 
 #[derive(Debug, thiserror::Error)]
@@ -744,7 +744,7 @@ fn type_name(rtype: u16) -> String {
 mod tests {
     use super::*;
     use crate::{
-        answers::AnswerSet,
+        fastpath::answers::AnswerSet,
         zone::{Name as ZoneName, Zone},
     };
 

@@ -13,8 +13,36 @@ use std::{
 };
 
 use anyhow::{Context, Result};
+use dns_xdp_common::PIN_DIR;
 
-use crate::dataplane::Counters;
+use crate::fastpath::dataplane::Counters;
+
+#[derive(clap::Args)]
+pub struct Args {
+    /// One JSON object instead of a table.
+    #[arg(long, conflicts_with = "watch")]
+    json: bool,
+    /// Refresh every `--interval`, with each counter's rate per second, until Ctrl-C.
+    #[arg(long)]
+    watch: bool,
+    /// How often `--watch` refreshes (`500ms`, `1s`, `1m`).
+    #[arg(long, default_value = "1s", value_parser = super::duration_arg, requires = "watch")]
+    interval: Duration,
+    #[arg(long, default_value = PIN_DIR)]
+    pin_dir: std::path::PathBuf,
+    /// Also show the fallback's queries, health, publications and zone serials from the
+    /// agent's metrics endpoint (`[metrics] listen`, e.g. 127.0.0.1:9153).
+    #[arg(long)]
+    metrics: Option<SocketAddr>,
+}
+
+pub fn execute(args: Args) -> Result<()> {
+    if args.watch {
+        watch(&args.pin_dir, args.interval, args.metrics)
+    } else {
+        print(&args.pin_dir, args.json, args.metrics)
+    }
+}
 
 pub fn print(pin_dir: &Path, json: bool, metrics: Option<SocketAddr>) -> Result<()> {
     let counters = Counters::read_pinned(pin_dir).with_context(|| {
@@ -223,13 +251,13 @@ pub fn watch(pin_dir: &Path, interval: Duration, metrics: Option<SocketAddr>) ->
                 previous = None;
                 format!(
                     "no counters pinned ({}); waiting for an agent\n",
-                    crate::agent::describe_error(&e.into())
+                    crate::error::describe(&e.into())
                 )
             }
         };
         let body = match metrics.map(|addr| agent_status(addr, false)) {
             Some(Ok(status)) => format!("{body}\n{status}"),
-            Some(Err(e)) => format!("{body}\n{}\n", crate::agent::describe_error(&e)),
+            Some(Err(e)) => format!("{body}\n{}\n", crate::error::describe(&e)),
             None => body,
         };
         // Clear the screen and go home; when piped, frames simply follow each other.

@@ -10,12 +10,35 @@ use std::{
 use hickory_proto::rr::Name;
 use serde::Deserialize;
 
-use crate::{
-    dataplane::XdpAttachMode,
-    health::{resolve_checks, CheckConfig, CheckSpec},
-    response::DEFAULT_EDNS_PAYLOAD,
-    steering::{self, GeoConfig, PoolConfig, RegionConfig, Steering},
-};
+pub mod check;
+pub mod continent;
+pub mod dnssec;
+pub mod duration;
+pub mod prefix;
+pub mod steering;
+
+use check::{resolve_checks, CheckConfig, CheckSpec};
+use steering::{GeoConfig, PoolConfig, RegionConfig, Steering};
+
+/// The EDNS UDP payload size we advertise by default: the DNS Flag Day 2020 value, which
+/// avoids IP fragmentation.
+pub const DEFAULT_EDNS_PAYLOAD: u16 = 1232;
+
+/// Where the metrics endpoint listens by default: localhost only, since the metrics tell which
+/// backends are down.
+pub const DEFAULT_METRICS_LISTEN: &str = "127.0.0.1:9153";
+
+/// How the XDP program is attached.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Deserialize, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum XdpAttachMode {
+    /// In the driver; falls back to `skb` when the driver has no XDP support.
+    Native,
+    /// Generic XDP in the kernel's network stack: slower, works on every device.
+    Skb,
+    /// No XDP at all: the fallback server answers everything.
+    Off,
+}
 
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
@@ -57,8 +80,8 @@ pub struct Config {
     /// Declares a migration under way, for `dns-xdp check`; the agent serves the same either way.
     #[serde(default)]
     pub migration: MigrationConfig,
-    /// Defaults for zones with DNSSEC on (see [`crate::dnssec::config`]).
-    pub dnssec: Option<crate::dnssec::config::DnssecConfig>,
+    /// Defaults for zones with DNSSEC on (see [`crate::config::dnssec`]).
+    pub dnssec: Option<dnssec::DnssecConfig>,
 }
 
 /// `[migration]`: names are about to move to new addresses or another provider, so
@@ -87,7 +110,7 @@ pub struct MetricsConfig {
 }
 
 fn default_metrics_listen() -> SocketAddr {
-    crate::metrics::DEFAULT_LISTEN
+    DEFAULT_METRICS_LISTEN
         .parse()
         .expect("a valid socket address")
 }
@@ -117,7 +140,7 @@ pub struct ZoneConfig {
     pub origin: String,
     /// RFC 1035 zone file; relative paths are relative to the config file.
     pub file: PathBuf,
-    /// Sign the zone (DNSSEC); on by default when `key_dir` is set (see [`crate::dnssec::config`]).
+    /// Sign the zone (DNSSEC); on by default when `key_dir` is set (see [`crate::config::dnssec`]).
     pub dnssec: Option<bool>,
     /// The zone's key directory, relative to the config file; default `[dnssec] key_dir`.
     pub key_dir: Option<PathBuf>,

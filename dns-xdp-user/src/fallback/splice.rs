@@ -1,7 +1,7 @@
 //! Answers the fallback sends without decoding or encoding a DNS message: plain A/AAAA queries
 //! for the names the XDP fast path serves get the very bytes the fast path would send, spliced
 //! from the rendered answer sections of [`AnswerSet`]. Everything else returns None and goes
-//! the general way through [`crate::response::Responder`].
+//! the general way through [`crate::fallback::responder::Responder`].
 //!
 //! The conditions are the fast path's own (see `dns-xdp-ebpf/src/parse/dns.rs`), so a query
 //! gets the same bytes whichever of the two answers it; the unit tests hold the result to the
@@ -11,7 +11,7 @@ use std::collections::HashMap;
 
 use dns_xdp_common::answer::{MAX_NAME_LEN, QTYPE_A, QTYPE_AAAA};
 
-use crate::{answers::AnswerSet, response::Transport, zone::Zone};
+use crate::{fallback::responder::Transport, fastpath::answers::AnswerSet, zone::Zone};
 
 const HEADER_LEN: usize = 12;
 const FLAG_QR: u16 = 0x8000;

@@ -10,14 +10,19 @@ use hickory_proto::rr::{
 };
 
 use crate::{
-    answers::{AnswerSet, Skipped},
     config::TrafficConfig,
-    dataplane::{Dataplane, DataplaneError, Updated, ViewPrefix},
     dnssec::Signer,
+    fallback::server::SharedResponder,
+    fastpath::{
+        answers::{AnswerSet, Skipped},
+        dataplane::{Dataplane, DataplaneError, Updated, ViewPrefix},
+    },
     health::{HealthState, Target},
-    server::SharedResponder,
-    steered::{Entry, Steered},
-    steering::{self, GeoDatabase, GeoError, Health, PoolAnswer, ViewAnswer, Views},
+    steering::{
+        self,
+        steered::{Entry, Steered},
+        GeoDatabase, GeoError, Health, PoolAnswer, ViewAnswer, Views,
+    },
     zone::{RrSet, Zone},
 };
 

@@ -4,7 +4,7 @@
 //! ```toml
 //! [dnssec]
 //! key_dir = "keys"        # relative to the config file; for zones without their own
-//! validity = "7d"         # how long a signature is valid (s, m, h or d); default 7d
+//! validity = "7d"         # how long a signature is valid (ms, s, m, h or d); default 7d
 //! dnskey_ttl = 3600       # TTL of DNSKEY, CDS and CDNSKEY; default 3600
 //!
 //! [[zone]]
@@ -21,8 +21,39 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
-use super::SigningConfig;
-use crate::config::ZoneConfig;
+use super::{duration, ZoneConfig};
+
+/// How a zone's signatures are made and kept.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SigningConfig {
+    /// How long a signature stays valid after it is made. Default 7 days.
+    pub validity: Duration,
+    /// How far in the past a signature's inception lies, so that validators whose clocks are
+    /// behind ours accept it. Default 1 hour.
+    pub inception_offset: Duration,
+    /// A cached signature is replaced once less than this is left of its validity. Default
+    /// a quarter of the validity (42 hours of 7 days). Keep it above the largest TTL served:
+    /// then a signature handed out just before its renewal still outlives every cache holding
+    /// it.
+    pub refresh: Duration,
+    /// TTL of the DNSKEY, CDS and CDNSKEY RRsets. Default 3600.
+    pub dnskey_ttl: u32,
+    /// Signed RRsets kept. When full, expiring entries are dropped, then everything.
+    pub cache_capacity: usize,
+}
+
+impl Default for SigningConfig {
+    fn default() -> Self {
+        let validity = Duration::from_secs(7 * 24 * 3600);
+        SigningConfig {
+            validity,
+            inception_offset: Duration::from_secs(3600),
+            refresh: validity / 4,
+            dnskey_ttl: 3600,
+            cache_capacity: 100_000,
+        }
+    }
+}
 
 /// `[dnssec]`: defaults for every zone with DNSSEC on.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
@@ -70,7 +101,7 @@ pub fn signing_config(dnssec: Option<&DnssecConfig>) -> Result<SigningConfig, St
         return Ok(config);
     };
     if let Some(text) = &dnssec.validity {
-        let validity = parse_validity(text)
+        let validity = duration::parse(text)
             .map_err(|problem| format!("[dnssec] validity = {text:?}: {problem}"))?;
         // One hour or more: a signature is renewed once a quarter of its validity is left, and
         // that quarter must outlast the TTLs of what it signs.
@@ -93,29 +124,6 @@ pub fn signing_config(dnssec: Option<&DnssecConfig>) -> Result<SigningConfig, St
         config.dnskey_ttl = ttl;
     }
     Ok(config)
-}
-
-/// "7d", "36h", "90m", "3600s": a whole number and a unit.
-fn parse_validity(text: &str) -> Result<Duration, String> {
-    let text = text.trim();
-    let digits = text.bytes().take_while(u8::is_ascii_digit).count();
-    let (number, unit) = text.split_at(digits);
-    let scale: u64 = match unit.trim() {
-        "s" => 1,
-        "m" => 60,
-        "h" => 3600,
-        "d" => 86400,
-        _ => 0,
-    };
-    number
-        .parse::<u64>()
-        .ok()
-        .filter(|&n| n > 0 && scale != 0)
-        .and_then(|n| n.checked_mul(scale))
-        .map(Duration::from_secs)
-        .ok_or_else(|| {
-            "it must be a whole number above 0 with a unit (s, m, h or d), such as 7d".to_string()
-        })
 }
 
 #[cfg(test)]
@@ -182,8 +190,8 @@ mod tests {
         );
         for (bad, needle) in [
             ("7w", "unit"),
-            ("0d", "above 0"),
-            ("d", "above 0"),
+            ("0d", "longer than zero"),
+            ("d", "whole number and a unit"),
             ("30m", "below 1h"),
             ("400d", "over a year"),
         ] {

@@ -2,7 +2,6 @@
 
 use std::collections::HashMap;
 use std::fmt;
-use std::net::IpAddr;
 use std::ops::RangeInclusive;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -12,7 +11,10 @@ use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, ServerName};
 use serde::Deserialize;
 
-use super::probe::BODY_LIMIT;
+use super::duration;
+
+/// The most of a response body a check reads, and so the longest `body` it can look for.
+pub const BODY_LIMIT: usize = 64 * 1024;
 
 const DEFAULT_INTERVAL: Duration = Duration::from_secs(10);
 const DEFAULT_FALL: u32 = 3;
@@ -222,23 +224,6 @@ impl CheckSpec {
     }
 }
 
-/// One thing to check: a member address probed the way a check says.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub struct Target {
-    pub address: IpAddr,
-    pub spec: Arc<CheckSpec>,
-}
-
-impl fmt::Display for Target {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "check {:?} ({} port {}) on {}",
-            self.spec.name, self.spec.protocol, self.spec.port, self.address
-        )
-    }
-}
-
 impl CheckConfig {
     /// Validates the section and fills in the defaults. Reads `ca_file` (resolved against
     /// `config_dir`), so that a missing or broken file is reported now, not at the first check,
@@ -351,19 +336,19 @@ impl CheckConfig {
 
         let interval = match &self.interval {
             None => DEFAULT_INTERVAL,
-            Some(text) => parse_duration(text).map_err(|problem| invalid("interval", problem))?,
+            Some(text) => duration::parse(text).map_err(|problem| invalid("interval", problem))?,
         };
         let timeout = match &self.timeout {
             None => interval / 2,
-            Some(text) => parse_duration(text).map_err(|problem| invalid("timeout", problem))?,
+            Some(text) => duration::parse(text).map_err(|problem| invalid("timeout", problem))?,
         };
         if timeout >= interval {
             return Err(invalid(
                 "timeout",
                 format!(
                     "{} must be shorter than interval {}",
-                    format_duration(timeout),
-                    format_duration(interval)
+                    duration::format(timeout),
+                    duration::format(interval)
                 ),
             ));
         }
@@ -449,50 +434,6 @@ fn read_ca_file(path: &Path) -> Result<Vec<CertificateDer<'static>>, String> {
             .map_err(|e| format!("certificate {} is not usable as a trust anchor: {e}", i + 1))?;
     }
     Ok(certs)
-}
-
-/// "500ms", "10s", "2m", "1h": a whole number and a unit, greater than zero.
-pub(crate) fn parse_duration(text: &str) -> Result<Duration, String> {
-    let text = text.trim();
-    let digits = text.bytes().take_while(u8::is_ascii_digit).count();
-    let (number, unit) = text.split_at(digits);
-    let scale_ms: u64 = match unit.trim() {
-        "ms" => 1,
-        "s" => 1_000,
-        "m" => 60_000,
-        "h" => 3_600_000,
-        _ => 0,
-    };
-    let millis = number
-        .parse::<u64>()
-        .ok()
-        .filter(|_| scale_ms != 0)
-        .and_then(|n| n.checked_mul(scale_ms))
-        .ok_or_else(|| {
-            format!("{text:?} must be a whole number with a unit, such as 500ms, 10s, 2m or 1h")
-        })?;
-    if millis == 0 {
-        return Err(format!("{text:?} must be longer than zero"));
-    }
-    Ok(Duration::from_millis(millis))
-}
-
-/// The inverse of [`parse_duration`] for whole milliseconds, in the largest unit that is exact.
-pub(crate) fn format_duration(duration: Duration) -> String {
-    let millis = duration.as_millis();
-    if !duration.subsec_nanos().is_multiple_of(1_000_000) {
-        format!("{duration:?}")
-    } else if millis == 0 {
-        "0s".into()
-    } else if millis.is_multiple_of(3_600_000) {
-        format!("{}h", millis / 3_600_000)
-    } else if millis.is_multiple_of(60_000) {
-        format!("{}m", millis / 60_000)
-    } else if millis.is_multiple_of(1_000) {
-        format!("{}s", millis / 1_000)
-    } else {
-        format!("{millis}ms")
-    }
 }
 
 #[cfg(test)]
@@ -595,8 +536,8 @@ mod tests {
         );
         assert_eq!(
             error("name = \"web\"\nprotocol = \"http\"\ninterval = \"10\""),
-            "check \"web\": interval \"10\" must be a whole number with a unit, such as 500ms, \
-             10s, 2m or 1h"
+            "check \"web\": interval \"10\" is not a duration: write a whole number and a unit \
+             (ms, s, m, h or d), such as 500ms, 10s, 2m, 1h or 7d"
         );
         assert_eq!(
             error("name = \"web\"\nprotocol = \"http\"\ntimeout = \"0s\""),
@@ -628,30 +569,6 @@ mod tests {
         for bad in ["20x", "200-", "99", "600", "300-200", "", "200,,300"] {
             let err = expect(bad).unwrap_err().to_string();
             assert!(err.starts_with("check \"web\": expect \""), "{bad}: {err}");
-        }
-    }
-
-    #[test]
-    fn durations() {
-        assert_eq!(parse_duration("500ms"), Ok(Duration::from_millis(500)));
-        assert_eq!(parse_duration("10s"), Ok(Duration::from_secs(10)));
-        assert_eq!(parse_duration("2m"), Ok(Duration::from_secs(120)));
-        assert_eq!(parse_duration("1h"), Ok(Duration::from_secs(3600)));
-        assert_eq!(parse_duration(" 3 s "), Ok(Duration::from_secs(3)));
-        for bad in [
-            "",
-            "s",
-            "1.5s",
-            "-1s",
-            "10",
-            "10d",
-            "1e3ms",
-            "99999999999999999999h",
-        ] {
-            assert!(parse_duration(bad).is_err(), "{bad:?}");
-        }
-        for text in ["500ms", "10s", "2m", "1h", "1500ms", "90s"] {
-            assert_eq!(format_duration(parse_duration(text).unwrap()), text);
         }
     }
 

@@ -6,7 +6,6 @@
 
 use std::{
     collections::{HashMap, HashSet},
-    fs, io,
     net::SocketAddr,
     path::{Path, PathBuf},
     sync::Arc,
@@ -20,18 +19,24 @@ use tokio::{
     task::JoinHandle,
 };
 
+pub mod pid_file;
+
 use crate::{
     alias::{self, refresh::Refresher, upstream::Upstreams, Alias, Flattened},
-    answers::{AnswerSet, Skipped},
-    config::{Config, ServerConfig, ZoneSource},
-    dataplane::{Attached, Dataplane, DataplaneError, ViewPrefix, XdpAttachMode},
+    config::{Config, ServerConfig, XdpAttachMode, ZoneSource},
+    fallback::{
+        query_stats::QueryStats,
+        responder::Responder,
+        server::{Listeners, SharedResponder},
+    },
+    fastpath::{
+        addresses::served_addresses,
+        answers::{AnswerSet, Skipped},
+        dataplane::{Attached, Dataplane, DataplaneError, ViewPrefix},
+    },
     health::{Checker, HealthChange, HealthState, Target},
-    local_addrs::served_addresses,
     metrics::{self, Metrics, TargetHealth},
-    query_stats::QueryStats,
-    response::Responder,
-    server::{Listeners, SharedResponder},
-    traffic::Traffic,
+    steering::traffic::Traffic,
     zone::{Name, Zone, ZoneError},
 };
 
@@ -149,7 +154,7 @@ pub async fn run(options: RunOptions) -> Result<Ended> {
     let _pid_file = options
         .pid_file
         .as_deref()
-        .map(PidFile::create)
+        .map(pid_file::PidFile::create)
         .transpose()?;
 
     let listening: Vec<String> = listeners
@@ -326,7 +331,7 @@ impl Loaded {
     /// Checks the rest of `config` against its loaded `zones` as a start or a reload does:
     /// the aliases resolve, the geo database opens, no pool contradicts the zones' data.
     fn with_zones(config: Config, mut zones: Vec<Zone>, config_path: &Path) -> Result<Self> {
-        crate::dnssec::zones::prepare(&config, config_path, &mut zones)?;
+        crate::catalog::signers::prepare(&config, config_path, &mut zones)?;
         let aliases = alias::plan(&config.alias_sources(), &zones)
             .map_err(|e| anyhow!("config file {}: {e}", config_path.display()))?;
         let mut traffic = Traffic::load(config.traffic(config_path)?)
@@ -496,7 +501,7 @@ impl Running {
                 "reload failed, nothing changed: still serving the previous zones ({}); fix the \
                  problem below and reload again (SIGHUP or `dns-xdp reload`): {}",
                 self.serving(),
-                describe_error(&e)
+                crate::error::describe(&e)
             ),
         }
     }
@@ -556,7 +561,7 @@ impl Running {
                 "publishing changed ALIAS answers failed; still serving the previous ones \
                  ({}): {}",
                 self.serving(),
-                describe_error(&e)
+                crate::error::describe(&e)
             ),
         }
     }
@@ -601,7 +606,7 @@ impl Running {
                     "publishing renewed signatures failed; the fast path keeps the previous ones \
                      ({}), valid for a while yet; retrying in an hour: {}",
                     self.serving(),
-                    describe_error(&e)
+                    crate::error::describe(&e)
                 );
                 self.renew_at = Some(crate::dnssec::unix_now() + 3600);
             }
@@ -740,22 +745,6 @@ impl Running {
     }
 }
 
-/// `e` and its causes on one line, like `{:#}`, but without a cause whose text the message
-/// before it already includes (errors that print their source and also return it as `source`).
-pub fn describe_error(e: &anyhow::Error) -> String {
-    let mut text = String::new();
-    for cause in e.chain() {
-        let cause = cause.to_string();
-        if !text.contains(&cause) {
-            if !text.is_empty() {
-                text.push_str(": ");
-            }
-            text.push_str(&cause);
-        }
-    }
-    text
-}
-
 /// The changes in `new` a running agent cannot make: each says what changed.
 fn needs_restart(
     running: &ServerConfig,
@@ -877,99 +866,6 @@ fn health_source(checker: Arc<Checker>) -> crate::metrics::HealthSource {
     })
 }
 
-/// The pid of a serving agent, written to `--pid-file` and removed when the agent stops.
-struct PidFile {
-    path: PathBuf,
-    pid: u32,
-}
-
-impl PidFile {
-    fn create(path: &Path) -> Result<Self> {
-        let pid = std::process::id();
-        if let Ok(Some(other)) = read_agent_pid(path) {
-            if other != pid {
-                bail!(
-                    "another dns-xdp agent (pid {other}) uses the pid file {}; stop it, or give \
-                     this one another --pid-file",
-                    path.display()
-                );
-            }
-        }
-        // Written aside and renamed, so `dns-xdp reload` never reads half a number.
-        let tmp = path.with_extension(format!("tmp.{pid}"));
-        fs::write(&tmp, format!("{pid}\n"))
-            .and_then(|()| fs::rename(&tmp, path))
-            .with_context(|| format!("writing the pid file {}", path.display()))?;
-        Ok(Self {
-            path: path.to_path_buf(),
-            pid,
-        })
-    }
-}
-
-impl Drop for PidFile {
-    fn drop(&mut self) {
-        // Only our own: another agent may have taken the file over.
-        if fs::read_to_string(&self.path).is_ok_and(|text| text.trim() == self.pid.to_string()) {
-            let _ = fs::remove_file(&self.path);
-        }
-    }
-}
-
-/// The pid in `pid_file` if a dns-xdp process runs with it; `None` if the file is stale.
-pub(crate) fn read_agent_pid(pid_file: &Path) -> Result<Option<u32>> {
-    let text = fs::read_to_string(pid_file).map_err(|e| match e.kind() {
-        io::ErrorKind::NotFound => anyhow!(
-            "no pid file at {}: is `dns-xdp run --pid-file {}` running?",
-            pid_file.display(),
-            pid_file.display()
-        ),
-        _ => anyhow!("cannot read the pid file {}: {e}", pid_file.display()),
-    })?;
-    let pid: u32 = text
-        .trim()
-        .parse()
-        .ok()
-        .filter(|&pid| pid > 0 && pid <= i32::MAX as u32)
-        .ok_or_else(|| {
-            anyhow!(
-                "the pid file {} holds {:?}, not a process id; remove it",
-                pid_file.display(),
-                text.trim()
-            )
-        })?;
-    // The kernel names a process after its executable (the first 15 bytes).
-    Ok(match fs::read_to_string(format!("/proc/{pid}/comm")) {
-        Ok(comm) if comm.trim_end() == "dns-xdp" => Some(pid),
-        _ => None,
-    })
-}
-
-/// `dns-xdp reload`: sends SIGHUP to the agent whose pid is in `pid_file`. Returns the pid.
-pub fn signal_reload(pid_file: &Path) -> Result<u32> {
-    let pid = read_agent_pid(pid_file)?.ok_or_else(|| {
-        anyhow!(
-            "no dns-xdp agent runs with the pid in {} (the file is stale: an agent removes it \
-             when it stops); start the agent with `dns-xdp run --pid-file {}`",
-            pid_file.display(),
-            pid_file.display()
-        )
-    })?;
-    // SAFETY: kill(2) has no memory-safety preconditions; `pid` is positive.
-    if unsafe { libc::kill(pid as libc::pid_t, libc::SIGHUP) } != 0 {
-        let e = io::Error::last_os_error();
-        bail!(
-            "cannot signal the agent (pid {pid}): {e}{}",
-            if e.raw_os_error() == Some(libc::EPERM) {
-                "; run `dns-xdp reload` as the agent's user (root)"
-            } else {
-                ""
-            }
-        );
-    }
-    Ok(pid)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -980,16 +876,6 @@ mod tests {
             server: ServerConfig,
         }
         toml::from_str::<Wrapper>(text).unwrap().server
-    }
-
-    #[test]
-    fn error_causes_are_not_repeated() {
-        let e = anyhow::Error::new(io::Error::other("disk on fire"))
-            .context("reading zone: disk on fire")
-            .context("reloading");
-        assert_eq!(describe_error(&e), "reloading: reading zone: disk on fire");
-        let e = anyhow!("inner").context("outer");
-        assert_eq!(describe_error(&e), "outer: inner");
     }
 
     #[test]
@@ -1020,34 +906,5 @@ mod tests {
              listen = [\"192.0.2.1:53\", \"[2001:db8::1]:53\"]\n",
         );
         assert!(needs_restart(&skb, Some(XdpAttachMode::Skb), &off_in_file).is_empty());
-    }
-
-    #[test]
-    fn pid_file_round_trip_and_clear_errors() {
-        let dir = std::env::temp_dir().join(format!("dns-xdp-pidfile-{}", std::process::id()));
-        fs::create_dir_all(&dir).unwrap();
-        let path = dir.join("agent.pid");
-
-        let e = signal_reload(&path).unwrap_err().to_string();
-        assert!(e.contains("no pid file") && e.contains("--pid-file"), "{e}");
-
-        fs::write(&path, "not a pid\n").unwrap();
-        let e = signal_reload(&path).unwrap_err().to_string();
-        assert!(e.contains("not a process id"), "{e}");
-
-        // Our own pid is a live process, but not one called dns-xdp: a stale file.
-        fs::write(&path, format!("{}\n", std::process::id())).unwrap();
-        let e = signal_reload(&path).unwrap_err().to_string();
-        assert!(e.contains("stale"), "{e}");
-
-        // A stale file is taken over, and removed on drop.
-        let pid_file = PidFile::create(&path).unwrap();
-        assert_eq!(
-            fs::read_to_string(&path).unwrap(),
-            format!("{}\n", std::process::id())
-        );
-        drop(pid_file);
-        assert!(!path.exists());
-        fs::remove_dir_all(&dir).unwrap();
     }
 }

@@ -1,6 +1,6 @@
 //! Replies the general path built, kept by the exact bytes of the query after its ID: the reply
 //! is a function of those bytes, the transport and the zones alone, so a repeated query gets the
-//! stored reply with its own ID. Lives inside a [`crate::response::Responder`], so new zones
+//! stored reply with its own ID. Lives inside a [`crate::fallback::responder::Responder`], so new zones
 //! (a reload, an ALIAS change) start with an empty cache.
 //!
 //! The key is case-sensitive, as the reply echoes the question's exact case; resolvers that
@@ -14,7 +14,7 @@
 
 use std::{collections::HashMap, sync::Mutex};
 
-use crate::{dnssec::unix_now, response::Transport};
+use crate::{dnssec::unix_now, fallback::responder::Transport};
 
 /// Entries before the cache is emptied (~100 bytes of key and ~100–500 of reply each).
 const MAX_ENTRIES: usize = 65_536;

@@ -15,8 +15,8 @@ use tokio::{
 };
 
 use crate::{
-    query_stats::QueryStats,
-    response::{Responder, Transport},
+    fallback::query_stats::QueryStats,
+    fallback::responder::{Responder, Transport},
 };
 
 /// How long a TCP connection may sit idle between queries (RFC 7766 §6.2.3 suggests seconds).

@@ -36,22 +36,13 @@ use dns_xdp_common::{
 };
 
 use crate::{
-    answers::{AnswerSet, Change},
-    pin_dir::{self, PinDir, PinDirError, LINK_PIN},
-    takeover::{self, PINNED_MAPS},
+    config::XdpAttachMode,
+    fastpath::{
+        answers::{AnswerSet, Change},
+        pin_dir::{self, PinDir, PinDirError, LINK_PIN},
+        takeover::{self, PINNED_MAPS},
+    },
 };
-
-/// How the XDP program is attached.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Deserialize, serde::Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum XdpAttachMode {
-    /// In the driver; falls back to `skb` when the driver has no XDP support.
-    Native,
-    /// Generic XDP in the kernel's network stack: slower, works on every device.
-    Skb,
-    /// No XDP at all: the fallback server answers everything.
-    Off,
-}
 
 #[derive(Debug, thiserror::Error)]
 pub enum DataplaneError {
@@ -213,7 +204,7 @@ impl Dataplane {
     /// with [`Dataplane::unpin`] or on drop). `pin_dir` stays locked while the dataplane lives,
     /// so no second agent runs on it. Nothing is attached yet.
     ///
-    /// Pins a dead agent left in `pin_dir` are taken over (see [`crate::takeover`]): its maps,
+    /// Pins a dead agent left in `pin_dir` are taken over (see [`crate::fastpath::takeover`]): its maps,
     /// when they have the shape this program expects, keep their answers and counters, and
     /// [`Dataplane::attach`] replaces the program in its pinned link.
     pub fn load(
@@ -227,7 +218,7 @@ impl Dataplane {
         let capacity = answer_capacity.saturating_mul(2).max(1024);
         let found = pin_dir
             .as_ref()
-            .map(|dir| takeover::inspect(dir, crate::ebpf::OBJECT, capacity))
+            .map(|dir| takeover::inspect(dir, crate::fastpath::object::OBJECT, capacity))
             .unwrap_or_default();
         let maps = load_program(capacity, pin_dir.as_ref(), found.reuse_maps);
         let (ebpf, answers, addresses, views, publish, counters) = match maps {
@@ -873,8 +864,8 @@ pub struct PassProgram {
 impl PassProgram {
     pub fn attach(interface: &str) -> Result<Self, DataplaneError> {
         check_interface(interface)?;
-        let mut ebpf =
-            Ebpf::load(crate::ebpf::OBJECT).map_err(|e| DataplaneError::Load(Box::new(e)))?;
+        let mut ebpf = Ebpf::load(crate::fastpath::object::OBJECT)
+            .map_err(|e| DataplaneError::Load(Box::new(e)))?;
         let program: &mut Xdp = ebpf
             .program_mut(program_names::PASS)
             .ok_or(DataplaneError::Missing("XDP pass program"))?
@@ -918,7 +909,7 @@ fn load_program(
         }
     }
     let mut ebpf = loader
-        .load(crate::ebpf::OBJECT)
+        .load(crate::fastpath::object::OBJECT)
         .map_err(|e| DataplaneError::Load(Box::new(e)))?;
     let program: &mut Xdp = ebpf
         .program_mut(program_names::RESPONDER)

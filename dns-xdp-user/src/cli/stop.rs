@@ -13,11 +13,40 @@ use std::{
 };
 
 use anyhow::{anyhow, bail, Context, Result};
+use dns_xdp_common::PIN_DIR;
 
 use crate::{
-    agent::read_agent_pid,
-    pin_dir::{self, PinDir, PinDirError, Removed},
+    daemon::pid_file::read_agent_pid,
+    fastpath::pin_dir::{self, PinDir, PinDirError, Removed},
 };
+
+#[derive(clap::Args)]
+pub struct Args {
+    #[arg(long, default_value = PIN_DIR)]
+    pin_dir: std::path::PathBuf,
+    /// The agent's `--pid-file`; without it the agent is found as the holder of the pin
+    /// directory.
+    #[arg(long)]
+    pid_file: Option<std::path::PathBuf>,
+    /// How long to wait for the agent to exit (`500ms`, `30s`, `2m`).
+    #[arg(long, default_value = "30s", value_parser = super::duration_arg)]
+    timeout: Duration,
+    /// Leave the fast path attached and answering, with its pins, for the next agent to take
+    /// over (sends SIGUSR2): for upgrades without a gap.
+    #[arg(long)]
+    handover: bool,
+}
+
+pub fn execute(args: Args) -> Result<()> {
+    let stopped = stop(
+        &args.pin_dir,
+        args.pid_file.as_deref(),
+        args.timeout,
+        args.handover,
+    )?;
+    println!("{}", describe(&stopped, &args.pin_dir));
+    Ok(())
+}
 
 /// What `dns-xdp stop` did.
 #[derive(Debug)]

@@ -13,9 +13,10 @@ use hickory_proto::op::{Edns, Message, MessageType, OpCode, Query, ResponseCode}
 use hickory_proto::rr::rdata::A;
 use hickory_proto::rr::{DNSClass, Name, RData, Record, RecordType};
 
-use super::*;
-use crate::response::{Responder, Transport, DEFAULT_EDNS_PAYLOAD};
-use crate::steered::{Entry, Steered};
+use crate::config::DEFAULT_EDNS_PAYLOAD;
+use crate::dnssec::*;
+use crate::fallback::responder::{Responder, Transport};
+use crate::steering::steered::{Entry, Steered};
 use crate::zone::{RrSet, Zone};
 
 const ZONE: &str = "\

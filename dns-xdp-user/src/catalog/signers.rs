@@ -12,9 +12,11 @@ use std::sync::{Arc, Mutex, Weak};
 
 use hickory_proto::rr::Name;
 
-use super::config::{signing_config, zone_key_dir};
-use super::{test_hook, DnssecError, KeyDir, Signer, SigningConfig};
-use crate::config::Config;
+use crate::config::{
+    dnssec::{signing_config, zone_key_dir},
+    Config,
+};
+use crate::dnssec::{test_hook, DnssecError, KeyDir, Signer, SigningConfig};
 use crate::zone::Zone;
 
 /// Why the zones could not be signed.

@@ -16,10 +16,7 @@ use tokio::{
     net::{TcpListener, TcpStream},
 };
 
-use crate::{dataplane::Counters, query_stats::QueryStats};
-
-/// Default listen address: localhost only, as the metrics reveal the served names' health.
-pub const DEFAULT_LISTEN: &str = "127.0.0.1:9153";
+use crate::{fallback::query_stats::QueryStats, fastpath::dataplane::Counters};
 
 /// One health-check target as the endpoint shows it.
 #[derive(Clone, Debug, PartialEq)]
@@ -342,7 +339,7 @@ async fn answer(mut stream: TcpStream, metrics: &Metrics) -> std::io::Result<()>
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::response::Transport;
+    use crate::fallback::responder::Transport;
 
     #[test]
     fn exposition_names_labels_and_values() {

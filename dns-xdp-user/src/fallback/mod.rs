@@ -1,0 +1,11 @@
+//! The fallback server: everything the fast path passes up is answered here, from the same
+//! catalog and rendered answers, over UDP and TCP.
+
+pub mod packet_cache;
+pub mod query_stats;
+pub mod responder;
+pub mod server;
+pub mod splice;
+
+#[cfg(test)]
+mod signed_tests;
