@@ -145,6 +145,11 @@ impl Agent {
                 .map(|(k, v)| (k.to_string(), v.to_string()))
                 .collect(),
         };
+        // As the agent itself would: the harness reads the pins, so they must be where it
+        // looks, on the bpffs this process sees.
+        if let Some(at) = dns_xdp_user::fastpath::bpffs::ensure(&agent.pin_dir)? {
+            eprintln!("mounted bpffs at {} for the tests' pins", at.display());
+        }
         agent.launch(topology)?;
         Ok(agent)
     }

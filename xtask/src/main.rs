@@ -74,6 +74,7 @@ fn execute(command: Command) -> Result<()> {
         Command::Setup => {
             toolchain::ensure_toolchain()?;
             println!("toolchain ready");
+            println!("{}", toolchain::check_bpffs()?);
         }
         Command::BuildEbpf => {
             let object = ebpf::build_ebpf()?;

@@ -81,6 +81,36 @@ pub fn ensure_toolchain() -> Result<()> {
     Ok(())
 }
 
+/// Says whether bpffs is mounted at /sys/fs/bpf. Nothing mounted is fine: `dns-xdp run` (and
+/// with it the tests and the demo) mounts it when it starts. No /sys/fs/bpf at all is not:
+/// sysfs is missing, or the kernel has no BPF.
+pub fn check_bpffs() -> Result<String> {
+    const MOUNT_POINT: &str = "/sys/fs/bpf";
+    const BPF_FS_MAGIC: i64 = 0xcafe_4a11;
+    if !Path::new(MOUNT_POINT).is_dir() {
+        bail!(
+            "{MOUNT_POINT} does not exist: mount sysfs at /sys, on a kernel built with BPF \
+             (CONFIG_BPF_SYSCALL)"
+        );
+    }
+    // SAFETY: statfs writes one `struct statfs` into `stat`; the path is NUL-terminated.
+    let mut stat: libc::statfs = unsafe { std::mem::zeroed() };
+    if unsafe { libc::statfs(c"/sys/fs/bpf".as_ptr(), &mut stat) } != 0 {
+        bail!(
+            "cannot inspect {MOUNT_POINT}: {}",
+            std::io::Error::last_os_error()
+        );
+    }
+    Ok(if stat.f_type as i64 == BPF_FS_MAGIC {
+        format!("bpffs is mounted at {MOUNT_POINT}")
+    } else {
+        format!(
+            "nothing is mounted at {MOUNT_POINT}: `dns-xdp run`, the tests and the demo mount \
+             bpffs there when they start"
+        )
+    })
+}
+
 /// `$CARGO_HOME/bin`, where `cargo install` puts bpf-linker.
 fn cargo_bin_dir() -> Option<PathBuf> {
     let home = env::var_os("CARGO_HOME")

@@ -39,6 +39,7 @@ use crate::{
     config::XdpAttachMode,
     fastpath::{
         answers::{AnswerSet, Change},
+        bpffs::{self, BpffsError},
         pin_dir::{self, PinDir, PinDirError, LINK_PIN},
         takeover::{self, PINNED_MAPS},
     },
@@ -85,10 +86,7 @@ pub enum DataplaneError {
         #[source]
         source: MapError,
     },
-    #[error(
-        "pinning maps under {dir} failed: {source}. Is bpffs mounted at /sys/fs/bpf \
-         (`mount -t bpf bpf /sys/fs/bpf`)?"
-    )]
+    #[error("pinning maps under {dir} failed: {source}")]
     Pin {
         dir: PathBuf,
         #[source]
@@ -96,6 +94,8 @@ pub enum DataplaneError {
     },
     #[error(transparent)]
     PinDir(#[from] PinDirError),
+    #[error(transparent)]
+    Bpffs(#[from] BpffsError),
     #[error("the pinned link {path}: {source}")]
     Link {
         path: PathBuf,
@@ -212,6 +212,15 @@ impl Dataplane {
         edns_payload: u16,
         pin_dir: Option<&Path>,
     ) -> Result<Self, DataplaneError> {
+        if let Some(dir) = pin_dir {
+            if let Some(at) = bpffs::ensure(dir)? {
+                log::info!(
+                    "mounted bpffs at {} (nothing was mounted there) for the pins in {}",
+                    at.display(),
+                    dir.display()
+                );
+            }
+        }
         // Before the program is verified, which takes a while: a busy directory fails at once.
         let pin_dir = pin_dir.map(PinDir::lock).transpose()?;
         // A publish holds the old and the new generation at once.

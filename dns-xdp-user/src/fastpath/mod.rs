@@ -4,6 +4,7 @@
 
 pub mod addresses;
 pub mod answers;
+pub mod bpffs;
 pub mod dataplane;
 pub mod maps_dump;
 pub mod object;

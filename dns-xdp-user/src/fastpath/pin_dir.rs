@@ -30,10 +30,7 @@ fn is_ours(name: &str) -> bool {
 
 #[derive(Debug, thiserror::Error)]
 pub enum PinDirError {
-    #[error(
-        "cannot create the pin directory {dir}: {source}. Is bpffs mounted at /sys/fs/bpf \
-         (`mount -t bpf bpf /sys/fs/bpf`), and are you root?"
-    )]
+    #[error("cannot create the pin directory {dir}: {source}; run dns-xdp as root")]
     Create {
         dir: PathBuf,
         #[source]
