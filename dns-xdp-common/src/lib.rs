@@ -10,6 +10,7 @@ pub mod addresses;
 pub mod answer;
 pub mod counters;
 pub mod publish;
+pub mod query;
 pub mod scratch;
 pub mod views;
 

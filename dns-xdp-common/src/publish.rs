@@ -7,6 +7,13 @@
 //! `Live` once per packet, so each query uses the old generation with the old trie or the new
 //! generation with the new trie, never a mix.
 //!
+//! After the flip, the agent also moves [`PublishState::seq`] on by two, in one store: a query
+//! that read the old `Live` began before that store and sees `seq` moved when it reads it
+//! again, so it passes up, whatever it read; one that began after reads the new `Live` and
+//! never looks at the old generation. The old generation's entries are then deleted without an
+//! odd sequence: no query answers from them, even if their elements are reused at once. Only
+//! the queries in flight at the flip pass up, however large the generation.
+//!
 //! Entries rewritten under a reader: `dns_answers` is a `BPF_F_NO_PREALLOC` hash map, whose
 //! elements come from the kernel's `bpf_mem_alloc` per-CPU free lists. An update links a new
 //! element, unlinks the old one and frees it to the free list, from which the very next update
@@ -26,7 +33,9 @@
 //! with the stores around it) and does not reorder loads, so a program that saw any byte of
 //! such a write sees the odd or a later value when it reads `seq` again. Weakly ordered CPUs
 //! (arm64) would need read barriers in the program, which BPF has only as atomic
-//! read-modify-writes; the fast path assumes x86-64.
+//! read-modify-writes; the agent refuses to load the fast path on any other architecture
+//! (`dns-xdp-user/src/fastpath/requirements.rs`). The compiler must keep the program's loads of
+//! the answer before its second read of `seq`: a compiler fence there sees to it.
 //!
 //! A stamp at the head and the tail of each value, checked around the copy, would instead rely
 //! on the order in which the kernel's copy stores the value's bytes, which nothing fixes: on
@@ -37,6 +46,11 @@
 //! they reuse were freed while it was odd, and a query still holding one read `seq` before and
 //! will see it moved. The view tries free their nodes only after an RCU grace period
 //! (`bpf_mem_cache_free_rcu`), so their writes need none either.
+
+/// The layout of every map (keys, values and what they mean) this release's program and agent
+/// share. An agent taking over a dead one's maps reuses them only when the dead one wrote the
+/// same number: raise it with any change of meaning that leaves the sizes as they were.
+pub const LAYOUT_VERSION: u32 = 1;
 
 /// The published state a query is answered from, stored as one 64-bit word.
 #[repr(C, align(8))]
@@ -56,8 +70,11 @@ pub struct Live {
 pub struct PublishState {
     pub live: Live,
     /// Update sequence: odd while the agent changes live answer entries (see the module
-    /// documentation); it only grows, by 2 per batch of changes.
+    /// documentation); it only grows, by 2 per batch of changes and per flip.
     pub seq: u64,
+    /// [`LAYOUT_VERSION`] of the agent that made the maps; the program does not read it.
+    pub layout: u32,
+    pub _pad: u32,
 }
 
 impl Live {
@@ -73,6 +90,7 @@ impl Live {
 
 const _: () = assert!(core::mem::size_of::<Live>() == 8);
 const _: () = assert!(core::mem::offset_of!(PublishState, seq) == 8);
+const _: () = assert!(core::mem::offset_of!(PublishState, layout) == 16);
 
 #[cfg(feature = "user")]
 unsafe impl aya::Pod for PublishState {}

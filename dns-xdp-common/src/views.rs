@@ -56,6 +56,16 @@ impl ViewKey {
     }
 }
 
+/// A client prefix and the view its clients get, as the agent hands it to be published: the
+/// key [`ViewKey::new`] makes of it, and the view (0, the default view, makes a prefix inside a
+/// region's prefix an exception to it).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ViewPrefix {
+    pub addr: IpAddr,
+    pub prefix_len: u8,
+    pub view: u8,
+}
+
 /// Value of the view trie.
 #[repr(C)]
 #[derive(Clone, Copy, Debug, PartialEq, Eq, bytemuck::Pod, bytemuck::Zeroable)]

@@ -20,6 +20,7 @@ use dns_xdp_common::{
     },
     counters::Counter,
     publish::Live,
+    query::{answer_flags, fits, opt_record, OPT_LEN},
     scratch::{Scratch, MAX_HEADERS_LEN},
 };
 use network_types::{
@@ -32,16 +33,13 @@ use crate::{
     csum,
     maps::{self, forget, view_of, PUBLISH},
     parse::{
-        dns::{Query, CLASSIC_UDP_LIMIT, OPT_LEN},
+        dns::Query,
         ip::{self, Ip},
         ptr_at,
         udp::Udp,
     },
 };
 
-/// Answer header flags: QR=1 and AA=1; RD and CD are copied from the query, as NSD and Knot do.
-const ANSWER_FLAGS: u16 = 0x8400;
-const COPIED_FLAGS: u16 = 0x0110;
 /// A fresh IP TTL / hop limit for the answer, rather than whatever was left of the query's.
 const REPLY_TTL: u8 = 64;
 /// Bytes `take` copies at a time.
@@ -77,17 +75,14 @@ pub fn answer(ctx: &XdpContext, ip: &Ip, udp: &Udp, q: &Query) -> Result<Counter
 
     let opt_len = if q.edns { OPT_LEN } else { 0 };
     let dns_len = q.question_end + answer_len + opt_len;
-    // The client's size, capped at what we advertise (as the fallback server does): larger UDP
-    // answers risk IP fragmentation.
-    let our_limit = (edns_payload as usize).max(CLASSIC_UDP_LIMIT);
-    if dns_len > q.size_limit || dns_len > our_limit {
+    if !fits(dns_len, q.size_limit, edns_payload) {
         return Err(Counter::PassTooBig);
     }
 
     // Header and question, summed before the frame changes: the header is rewritten in the
     // scratch copy and the bytes after the question are zeroed so they drop out of the sum.
     let msg = unsafe { &mut (*q.scratch).msg };
-    let flags = ANSWER_FLAGS | (q.flags & COPIED_FLAGS);
+    let flags = answer_flags(q.flags);
     msg[2..4].copy_from_slice(&flags.to_be_bytes());
     msg[6..8].copy_from_slice(&answer.count.to_be_bytes());
     msg[8..10].copy_from_slice(&0u16.to_be_bytes());
@@ -145,7 +140,7 @@ pub fn answer(ctx: &XdpContext, ip: &Ip, udp: &Udp, q: &Query) -> Result<Counter
     if q.edns {
         let at = udp.dns_offset + q.question_end + answer_len;
         let record: *mut [u8; OPT_LEN] = ptr_at(ctx, at, Counter::DropRewrite)?;
-        unsafe { (*record).copy_from_slice(&opt[..OPT_LEN]) };
+        unsafe { *record = opt };
     }
 
     swap_macs(ctx)?;
@@ -315,17 +310,7 @@ fn resize(
     Ok(true)
 }
 
-/// The OPT record of an answer: root owner, our UDP payload size, extended RCODE 0, version 0,
-/// the query's DO (and CO beside it) in `flags`, no options (a client COOKIE is ignored, as by
-/// a server without cookie support).
-#[inline(always)]
-fn opt_record(payload: u16, flags: u16) -> [u8; OPT_LEN + 1] {
-    let p = payload.to_be_bytes();
-    let f = flags.to_be_bytes();
-    [0, 0, 41, p[0], p[1], 0, 0, f[0], f[1], 0, 0, 0]
-}
-
-/// Sum of `opt_record` as if at an even offset, its bytes paired into words:
+/// Sum of `dns_xdp_common::query::opt_record` as if at an even offset, its bytes paired into words:
 /// (00 00) (29 P0) (P1 00) (00 F0) (F1 00) (00 pad).
 #[inline(always)]
 fn opt_sum(payload: u16, flags: u16) -> u16 {

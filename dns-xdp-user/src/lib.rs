@@ -7,6 +7,7 @@
 //! - [`dnssec`]: keys and online signing;
 //! - [`alias`]: ALIAS targets resolved and flattened;
 //! - [`catalog`]: the zones in service as one snapshot;
+//! - [`render`]: the answers' bytes, computed once for both paths;
 //! - [`health`] → [`steering`]: health checks and the pools' answers;
 //! - [`fastpath`] and [`fallback`]: the two paths that answer;
 //! - [`metrics`], [`lint`]: what operators read;
@@ -25,5 +26,6 @@ pub mod fastpath;
 pub mod health;
 pub mod lint;
 pub mod metrics;
+pub mod render;
 pub mod steering;
 pub mod zone;

@@ -13,11 +13,11 @@ use hickory_proto::rr::{Name, RData, RecordType};
 use serde::Serialize;
 
 use crate::{
+    catalog::{load::read_zones, LoadError, Loaded},
     config::{
         steering::{Policy, Pool},
         Config, ConfigError, ZoneConfig,
     },
-    daemon as agent,
     zone::{Zone, ZoneError},
 };
 
@@ -92,7 +92,7 @@ pub fn check(config_path: &Path) -> anyhow::Result<Vec<Finding>> {
     let mut zones = Vec::new();
     let mut apex_cnames = Vec::new();
     let mut failed = Vec::new();
-    for (source, loaded) in agent::read_zones(&config, config_path) {
+    for (source, loaded) in read_zones(&config, config_path) {
         match loaded {
             Ok(zone) => zones.push(zone),
             Err(ZoneError::CnameAndOtherData { at, name, .. })
@@ -100,15 +100,17 @@ pub fn check(config_path: &Path) -> anyhow::Result<Vec<Finding>> {
             {
                 apex_cnames.push(apex_cname(&source.origin, &at.to_string()));
             }
-            Err(e) => failed.push((source, e)),
+            Err(e) => failed.push((source.origin, e)),
         }
     }
-    agent::zone_errors(&failed)?;
+    if !failed.is_empty() {
+        return Err(LoadError::Zones(failed).into());
+    }
     let findings = lint(&config, config_path, &zones)?;
     if apex_cnames.is_empty() {
         // Every zone loaded: what the agent checks across config and zones must hold too. With
         // a zone missing, pools and aliases in it would be refused for the wrong reason.
-        agent::check_with_zones(config, zones, config_path)?;
+        Loaded::with_zones(config, zones, config_path)?;
     }
     apex_cnames.extend(findings);
     Ok(apex_cnames)

@@ -257,6 +257,7 @@ fn random_and_mutated_queries_get_well_formed_replies() {
 /// to sign (SERVFAIL).
 #[test]
 fn random_queries_to_signed_zones_get_well_formed_replies() {
+    use dns_xdp_user::catalog::Snapshot;
     use dns_xdp_user::dnssec::{generate_zone_keys, KeyAlgorithm, Signer, SigningConfig};
     use std::sync::Arc;
 
@@ -264,18 +265,18 @@ fn random_queries_to_signed_zones_get_well_formed_replies() {
     let cases = env_or("DNS_XDP_RANDOM_CASES", DEFAULT_CASES) / 2;
     let dir = std::env::temp_dir().join(format!("dns-xdp-random-keys-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
-    let mut zones = support::zones();
-    for zone in &mut zones {
+    let mut signed = Vec::new();
+    for mut zone in support::zones() {
         let origin = zone.origin().clone();
         generate_zone_keys(&dir, &origin, KeyAlgorithm::EcdsaP256Sha256, false, 0).unwrap();
         let signer = Arc::new(Signer::load(&dir, &origin, SigningConfig::default()).unwrap());
         for rrset in signer.apex_rrsets() {
             zone.insert_rrset(rrset.clone());
         }
-        zone.set_signer(signer);
+        signed.push((zone, Some(signer)));
     }
     std::fs::remove_dir_all(&dir).unwrap();
-    let responder = Responder::new(zones, support::EDNS_PAYLOAD);
+    let responder = Responder::for_snapshot(Snapshot::new(signed), support::EDNS_PAYLOAD);
     let tally = run_cases(&responder, seed, cases);
     assert_eq!(tally.servfail, 0, "{tally:?}");
     // About half of what the default seed gives.

@@ -21,6 +21,7 @@ use std::{
 };
 
 use dns_xdp_user::{
+    catalog::Snapshot,
     dnssec::{generate_zone_keys, KeyAlgorithm, Signer, SigningConfig},
     fallback::responder::{Responder, Transport},
     zone::Zone,
@@ -87,15 +88,16 @@ impl Setup {
     /// A responder for the zone with a new signer, whose cache is empty.
     fn responder(&self, signed: bool) -> Responder {
         let mut zone = self.zone.clone();
+        let mut signer = None;
         if signed {
-            let signer =
+            let new =
                 Arc::new(Signer::load(&self.dir, &self.origin, SigningConfig::default()).unwrap());
-            for rrset in signer.apex_rrsets() {
+            for rrset in new.apex_rrsets() {
                 zone.insert_rrset(rrset.clone());
             }
-            zone.set_signer(signer);
+            signer = Some(new);
         }
-        Responder::new(vec![zone], 1232)
+        Responder::for_snapshot(Snapshot::new([(zone, signer)]), 1232)
     }
 }
 

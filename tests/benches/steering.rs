@@ -1,6 +1,6 @@
 //! Publishing a health change: the time from "this target's state changed" to both paths
 //! serving the new answers, for 10,000 pools that all use the one target. End to end, as the
-//! agent does it (`Traffic::republish`): the policy engine recomputes every pool, the changed
+//! agent does it (`Publisher::delta`): the policy engine recomputes every pool, the changed
 //! answers are rendered, written in place into the kernel's answer map (loaded, not attached),
 //! and the fallback's pool table is replaced.
 //!
@@ -9,17 +9,16 @@
 
 use std::{
     path::PathBuf,
-    sync::Arc,
     time::{Duration, Instant},
 };
 
 use dns_xdp_tests::netns::require_root;
 use dns_xdp_user::{
+    catalog::{pools::placeholder, Snapshot},
     config::steering::{validate, GeoConfig, PoolConfig, RegionConfig},
     config::TrafficConfig,
-    fallback::responder::Responder,
+    daemon::publisher::{Delta, FastPathUpdate, Publication, Publisher},
     fallback::server::SharedResponder,
-    fastpath::answers::AnswerSet,
     fastpath::dataplane::Dataplane,
     health::{resolve_checks, CheckConfig, HealthState, Target},
     steering::traffic::Traffic,
@@ -91,43 +90,46 @@ struct Figures {
 }
 
 fn measure(policy: &'static str) -> Figures {
-    let mut traffic = Traffic::load(config(policy)).expect("traffic");
+    let config = config(policy);
+    let pools = config.steering.pools.clone();
+    let mut traffic = Traffic::load(config).expect("traffic");
     let target = traffic.targets().pop().expect("one target");
     let up = |t: &Target| (*t == target).then_some(HealthState::Up);
     let down = |t: &Target| (*t == target).then_some(HealthState::Down);
     traffic.recompute(up);
 
     let origin = Name::from_ascii("example.com.").unwrap();
-    let mut zones = vec![Zone::parse(&origin, ZONE, "bench").unwrap()];
-    let (mut live, _) = traffic.fast_path();
-    let mut all = AnswerSet::from_zones(&zones).0;
-    traffic.fast_path_into(&mut all);
-    let capacity = u32::try_from(all.len() * 2).unwrap();
-    let mut dataplane = Dataplane::load(capacity, 1232, None).expect("load the program");
-    dataplane.publish(&all, &[]).expect("publish");
-    traffic.insert_placeholders(&mut zones);
-    let responder = SharedResponder::new(
-        Responder::with_answers(zones, &AnswerSet::default(), 1232)
-            .with_steered(Arc::new(traffic.steered())),
-    );
+    let mut snapshot = Snapshot::unsigned([Zone::parse(&origin, ZONE, "bench").unwrap()]);
+    for pool in &pools {
+        snapshot.insert_placeholder(placeholder(pool));
+    }
+    let publication = Publication::render(snapshot, &traffic, 1232);
+    let capacity = u32::try_from(publication.answers() * 2).unwrap();
+    let dataplane = Dataplane::load(capacity, 1232, None).expect("load the program");
+    let responder = SharedResponder::new(publication.responder());
+    let mut publisher = Publisher::new(Some(dataplane), responder);
+    publisher.full(publication).expect("publish");
 
     let mut times = Vec::new();
     for flip in 0..FLIPS {
         let started = Instant::now();
-        let done = if flip % 2 == 0 {
-            traffic.republish(down, Some(&mut dataplane), &responder, &mut live)
+        let lines = if flip % 2 == 0 {
+            traffic.recompute(down)
         } else {
-            traffic.republish(up, Some(&mut dataplane), &responder, &mut live)
+            traffic.recompute(up)
         };
+        let update = publisher.delta(Delta::Pools(&traffic));
         let took = started.elapsed();
-        let done = done.expect("every pool changes");
-        assert!(done.lines.len() >= POOLS, "{} lines", done.lines.len());
-        done.fast_path.expect("XDP on").expect("in-place update");
+        assert!(lines.len() >= POOLS, "{} lines", lines.len());
+        assert!(
+            matches!(update, FastPathUpdate::Done(_)),
+            "in-place update: {update:?}"
+        );
         times.push(took);
     }
     Figures {
         policy,
-        entries: live.len(),
+        entries: publisher.kernel().pools().count(),
         times,
     }
 }

@@ -22,6 +22,7 @@ use dns_xdp_tests::{
     packet::{Frame, Opt, Query},
 };
 use dns_xdp_user::{
+    catalog::Snapshot,
     dnssec::{generate_zone_keys, unix_now, KeyAlgorithm, Signer, SigningConfig},
     fastpath::answers::AnswerSet,
     fastpath::dataplane::{Dataplane, ViewPrefix},
@@ -58,7 +59,7 @@ const SIGNED_ZONE: &str = "$TTL 300\n\
     www A 192.0.2.10\n";
 
 /// The signed zone example.org., with new ECDSA P-256 keys in `dir`.
-fn signed_zone(dir: &std::path::Path) -> Zone {
+fn signed_zone(dir: &std::path::Path) -> (Zone, Option<Arc<Signer>>) {
     let origin = Name::from_ascii("example.org.").unwrap();
     let _ = std::fs::remove_dir_all(dir);
     generate_zone_keys(
@@ -70,9 +71,8 @@ fn signed_zone(dir: &std::path::Path) -> Zone {
     )
     .unwrap();
     let signer = Signer::load(dir, &origin, SigningConfig::default()).unwrap();
-    let mut zone = Zone::parse(&origin, SIGNED_ZONE, "signed.zone").unwrap();
-    zone.set_signer(Arc::new(signer));
-    zone
+    let zone = Zone::parse(&origin, SIGNED_ZONE, "signed.zone").unwrap();
+    (zone, Some(Arc::new(signer)))
 }
 
 /// An IPv4 query with EDNS (payload 1232), DO as given.
@@ -126,6 +126,7 @@ fn add_pools(answers: &mut AnswerSet) -> Vec<ViewPrefix> {
                 Some(vec![ips(&["198.51.100.10"])]),
                 Some(vec![ips(&["203.0.113.10"])]),
             ],
+            None,
         )
         .unwrap();
     answers
@@ -139,6 +140,7 @@ fn add_pools(answers: &mut AnswerSet) -> Vec<ViewPrefix> {
                 Some(vec![ips(&["2001:db8:100::10"])]),
                 Some(vec![ips(&["2001:db8:200::10"])]),
             ],
+            None,
         )
         .unwrap();
     let weighted: Vec<Vec<IpAddr>> = (11..15).map(|i| ips(&[&format!("192.0.2.{i}")])).collect();
@@ -149,6 +151,7 @@ fn add_pools(answers: &mut AnswerSet) -> Vec<ViewPrefix> {
             60,
             false,
             &[Some(weighted)],
+            None,
         )
         .unwrap();
     [
@@ -226,7 +229,7 @@ fn main() {
     let zone = Zone::parse(&origin, ZONE, "bench.zone").unwrap();
     let key_dir = std::env::temp_dir().join(format!("dns-xdp-bench-keys-{}", std::process::id()));
     let signed = signed_zone(&key_dir);
-    let (mut answers, _) = AnswerSet::from_zones(&[zone, signed]);
+    let (mut answers, _) = AnswerSet::of(&Snapshot::new([(zone, None), signed]));
     std::fs::remove_dir_all(&key_dir).unwrap();
     let views = add_pools(&mut answers);
     let mut dataplane = Dataplane::load(answers.len() as u32, 1232, None).expect("load");

@@ -256,6 +256,22 @@ impl Agent {
         serde_json::from_slice(&output.stdout).context("dns-xdp stats --json output")
     }
 
+    /// Waits until the agent's stderr has been quiet for a moment (at most a couple of
+    /// seconds): stdout and stderr are two pipes, read by two threads, so a line on one says
+    /// nothing of how far the other has been read.
+    fn settle_stderr(&self) {
+        let deadline = Instant::now() + Duration::from_secs(2);
+        let mut seen = self.stderr().len();
+        while Instant::now() < deadline {
+            thread::sleep(Duration::from_millis(100));
+            let now = self.stderr().len();
+            if now == seen {
+                return;
+            }
+            seen = now;
+        }
+    }
+
     /// True while the agent process has not exited.
     pub fn is_running(&mut self) -> bool {
         self.child
@@ -281,10 +297,12 @@ impl Agent {
         loop {
             match self.stdout.recv_timeout(Duration::from_millis(50)) {
                 Ok(line) if line.starts_with("dns-xdp: reloaded") => {
+                    // What the agent logged before the line may still be in the other pipe.
+                    self.settle_stderr();
                     return Ok(Reload::Applied {
                         line,
                         log: self.stderr()[logged_before..].to_string(),
-                    })
+                    });
                 }
                 Ok(_) | Err(mpsc::RecvTimeoutError::Timeout) => {}
                 Err(mpsc::RecvTimeoutError::Disconnected) => {

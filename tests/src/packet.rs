@@ -4,9 +4,9 @@
 use std::net::IpAddr;
 
 use dns_xdp_user::{
-    fallback::responder::Transport,
-    fallback::splice::Rendered,
-    fastpath::answers::{Answer, AnswerSet},
+    fallback::{responder::Transport, splice},
+    fastpath::answers::Answer,
+    render::Section,
 };
 
 /// A DNS question name in wire format, from dotted text ("www.example.com.").
@@ -361,16 +361,13 @@ pub fn parse_frame(frame: &[u8], allow_padding: bool) -> Result<Reply, String> {
 /// entry: the fallback's splicer, given that one answer as if it were the only one. The oracle
 /// for fast-path replies from steered entries.
 pub fn spliced(answer: &Answer, query: &[u8]) -> Vec<u8> {
-    let fixed = Answer {
-        view: 0,
-        variant: 0,
-        per_view: false,
-        variants: 1,
-        ..answer.clone()
+    let section = Section {
+        count: answer.answer_count,
+        bytes: answer.answer.clone(),
     };
-    Rendered::from_answers(&AnswerSet::from_answers(vec![fixed]))
-        .answer(query, Transport::Udp, 1232)
-        .expect("the splicer answers the query")
+    let found =
+        |name: &[u8], qtype| (name == &*answer.name && qtype == answer.qtype).then_some(&section);
+    splice::reply(query, Transport::Udp, 1232, found).expect("the splicer answers the query")
 }
 
 #[cfg(test)]

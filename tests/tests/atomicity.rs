@@ -12,6 +12,9 @@
 //! (`Dataplane::publish`) that renumber the views, so that a query pairing one version's view
 //! trie with the other's answers would get another region's answer.
 //!
+//! And a reload of a large zone: while the old generation's entries are deleted, queries are
+//! answered; only those in flight at the flip pass up.
+//!
 //! Needs root (loads a BPF program); run with `cargo xtask test`.
 
 use std::{
@@ -29,9 +32,10 @@ use dns_xdp_tests::{
     test_run::TestRunner,
 };
 use dns_xdp_user::{
+    catalog::Snapshot,
     fastpath::answers::{Answer, AnswerSet},
     fastpath::dataplane::{Dataplane, ViewPrefix},
-    zone::{Name, RecordType},
+    zone::{Name, RecordType, Zone},
 };
 
 const XDP_PASS: u32 = 2;
@@ -107,6 +111,7 @@ fn answers(version: usize, renumbered: bool) -> AnswerSet {
         60,
         false,
         &[Some(vec![plain_a])],
+        None,
     )
     .unwrap();
     let plain_aaaa = if version == 0 {
@@ -130,6 +135,7 @@ fn answers(version: usize, renumbered: bool) -> AnswerSet {
         60,
         false,
         &[Some(vec![plain_aaaa])],
+        None,
     )
     .unwrap();
     let weighted: Vec<Vec<IpAddr>> = if version == 0 {
@@ -145,6 +151,7 @@ fn answers(version: usize, renumbered: bool) -> AnswerSet {
         60,
         false,
         &[Some(weighted)],
+        None,
     )
     .unwrap();
     let [default, eu, na] = geo_answers(version);
@@ -154,8 +161,15 @@ fn answers(version: usize, renumbered: bool) -> AnswerSet {
     } else {
         [Some(default), Some(na), Some(eu)]
     };
-    set.add_steered(&name("geo.example.com."), RecordType::A, 60, true, &views)
-        .unwrap();
+    set.add_steered(
+        &name("geo.example.com."),
+        RecordType::A,
+        60,
+        true,
+        &views,
+        None,
+    )
+    .unwrap();
     set
 }
 
@@ -217,7 +231,7 @@ fn probes(versions: &[(AnswerSet, Vec<ViewPrefix>)]) -> Vec<Probe> {
             };
             let query = Query::new(qname, qtype).encode();
             let frame = Frame::udp(client, server.parse().unwrap(), query.clone()).encode();
-            let (key, len) = dns_xdp_user::fastpath::answers::name_key(&name(qname));
+            let (key, len) = dns_xdp_user::render::name_key(&name(qname));
             let mut allowed = HashSet::new();
             for (set, prefixes) in versions {
                 let view = view_of(prefixes, client);
@@ -360,7 +374,10 @@ fn in_place_updates_are_seen_whole() {
     ];
     stress("in place", &versions, 10_000, |dataplane, i| {
         let (from, to) = (&versions[i % 2].0, &versions[(i + 1) % 2].0);
-        dataplane.update_answers(from, to).expect("update in place");
+        dataplane
+            .update_answers(from, to)
+            .into_result()
+            .expect("update in place");
     });
 }
 
@@ -377,4 +394,97 @@ fn reloads_with_renumbered_views_are_seen_whole() {
         let (set, prefixes) = &versions[(i + 1) % 2];
         dataplane.publish(set, prefixes).expect("reload");
     });
+}
+
+/// Names in each version of the large zone: enough that deleting the old generation takes a
+/// good while, during which the readers must keep being answered.
+const LARGE_NAMES: usize = 50_000;
+const LARGE_RELOADS: usize = 4;
+
+/// A zone of `LARGE_NAMES` A records and www, each version with other addresses.
+fn large_version(version: u8) -> AnswerSet {
+    let mut text = String::from("$TTL 300\n@ SOA ns1 h 1 2 3 4 60\n@ NS ns1\nns1 A 192.0.2.53\n");
+    text.push_str(&format!("www A 192.0.2.{}\n", 10 + version));
+    for i in 0..LARGE_NAMES {
+        text.push_str(&format!(
+            "h{i} A 198.51.100.{}\n",
+            (i + usize::from(version)) % 250
+        ));
+    }
+    let zone = Zone::parse(&name("example.com."), &text, "large.zone").unwrap();
+    let (set, skipped) = AnswerSet::of(&Snapshot::unsigned([zone]));
+    assert!(skipped.is_empty(), "{skipped:?}");
+    set
+}
+
+#[test]
+fn a_large_reload_passes_up_only_the_queries_in_flight_at_its_flip() {
+    if !require_root("a_large_reload_passes_up_only_the_queries_in_flight_at_its_flip") {
+        return;
+    }
+    let versions = [large_version(0), large_version(1)];
+    let mut dataplane =
+        Dataplane::load(versions[0].len() as u32, 1232, None).expect("load XDP program");
+    dataplane
+        .serve_addresses([SERVER_V4.parse().unwrap()])
+        .unwrap();
+    dataplane.publish(&versions[0], &[]).unwrap();
+    let runner = TestRunner::new(dataplane.responder()).expect("a handle on the program");
+    let query = Query::new("www.example.com.", A).encode();
+    let frame = Frame::udp(
+        "198.51.100.7".parse().unwrap(),
+        SERVER_V4.parse().unwrap(),
+        query,
+    )
+    .encode();
+    let publishing = AtomicBool::new(false);
+    let done = AtomicBool::new(false);
+    // (answered, passed up) while a publication ran.
+    let counts: Vec<(u64, u64)> = thread::scope(|scope| {
+        let readers: Vec<_> = (0..READERS)
+            .map(|_| {
+                scope.spawn(|| {
+                    let mut out = vec![0u8; 2048];
+                    let (mut replies, mut passes) = (0, 0);
+                    while !done.load(Ordering::Relaxed) {
+                        let during = publishing.load(Ordering::Relaxed);
+                        let outcome = runner.run(&frame, &mut out).expect("BPF_PROG_TEST_RUN");
+                        match (outcome.action, during) {
+                            (XDP_TX, true) => replies += 1,
+                            (XDP_PASS, true) => passes += 1,
+                            (XDP_TX | XDP_PASS, false) => {}
+                            (other, _) => panic!("action {other}"),
+                        }
+                    }
+                    (replies, passes)
+                })
+            })
+            .collect();
+        for reload in 1..=LARGE_RELOADS {
+            publishing.store(true, Ordering::Relaxed);
+            let published = dataplane.publish(&versions[reload % 2], &[]).unwrap();
+            publishing.store(false, Ordering::Relaxed);
+            assert!(published.leftovers.is_none(), "{published:?}");
+            assert_eq!(dataplane.answer_keys().len(), versions[0].len());
+        }
+        done.store(true, Ordering::Relaxed);
+        readers.into_iter().map(|r| r.join().unwrap()).collect()
+    });
+    let replies: u64 = counts.iter().map(|c| c.0).sum();
+    let passes: u64 = counts.iter().map(|c| c.1).sum();
+    println!(
+        "{LARGE_RELOADS} reloads of {} entries: {replies} queries answered and {passes} passed \
+         up while they ran",
+        versions[0].len()
+    );
+    // The readers ran all through the publications, old generations' deletes included...
+    assert!(
+        replies >= 100,
+        "{replies} answered: the readers did not overlap"
+    );
+    // ...and only a query in flight at a flip can have seen the update sequence move.
+    assert!(
+        passes <= (READERS * LARGE_RELOADS) as u64,
+        "{passes} passed up in {LARGE_RELOADS} reloads"
+    );
 }

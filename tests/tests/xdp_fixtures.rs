@@ -21,6 +21,7 @@ use dns_xdp_tests::{
     },
 };
 use dns_xdp_user::{
+    catalog::Snapshot,
     dnssec::{generate_zone_keys, unix_now, KeyAlgorithm, Signer, SigningConfig},
     fallback::responder::{Responder, Transport},
     fastpath::answers::{Answer, AnswerSet},
@@ -521,7 +522,7 @@ fn run(dataplane: &Dataplane, frame: &[u8]) -> (u32, Vec<u8>) {
 }
 
 fn load(zones: Vec<Zone>) -> Dataplane {
-    let (answers, skipped) = AnswerSet::from_zones(&zones);
+    let (answers, skipped) = AnswerSet::of(&Snapshot::unsigned(zones));
     assert!(
         skipped.is_empty(),
         "fixture zone fits the fast path: {skipped:?}"
@@ -545,7 +546,7 @@ fn fixtures_through_bpf_prog_test_run() {
     }
     let zone = fixture_zone();
     let dataplane = load(vec![zone.clone()]);
-    let oracle = Responder::new(vec![zone], 1232);
+    let oracle = Responder::for_zones(vec![zone], 1232);
 
     let cases = cases();
     let failures = run_cases(&dataplane, &cases, &oracle);
@@ -763,8 +764,8 @@ fn a_new_generation_replaces_the_old_one_whole() {
     let first = zone("192.0.2.10", "old A 192.0.2.11\n");
     let mut dataplane = load(vec![first]);
     let second = zone("192.0.2.20", "");
-    let (answers, _) = AnswerSet::from_zones(std::slice::from_ref(&second));
-    assert_eq!(dataplane.publish(&answers, &[]).unwrap(), 2);
+    let (answers, _) = AnswerSet::of(&Snapshot::unsigned([second.clone()]));
+    assert_eq!(dataplane.publish(&answers, &[]).unwrap().generation, 2);
 
     let keys = dataplane.answer_keys();
     assert!(
@@ -794,14 +795,13 @@ fn a_hash_collision_passes_up_instead_of_answering_wrong() {
         return;
     }
     let zone = fixture_zone();
-    let (answers, _) = AnswerSet::from_zones(std::slice::from_ref(&zone));
+    let (answers, _) = AnswerSet::of(&Snapshot::unsigned([zone.clone()]));
     let www = answers
         .iter()
         .find(|a| a.name.starts_with(b"\x03www\x07example") && a.qtype == A)
         .expect("www A");
     // Forge the worst case: the key of "wwx.example.com." leads to the answer for www.
-    let (wwx, len) =
-        dns_xdp_user::fastpath::answers::name_key(&Name::from_ascii("wwx.example.com.").unwrap());
+    let (wwx, len) = dns_xdp_user::render::name_key(&Name::from_ascii("wwx.example.com.").unwrap());
     let mut forged = www.clone();
     forged.name_hash = dns_xdp_common::answer::name_hash(&wwx, len);
     let mut dataplane = Dataplane::load(4, 1232, None).expect("load XDP program");
@@ -826,11 +826,11 @@ fn answers_never_exceed_our_advertised_payload() {
         return;
     }
     let zone = fixture_zone();
-    let (answers, _) = AnswerSet::from_zones(std::slice::from_ref(&zone));
+    let (answers, _) = AnswerSet::of(&Snapshot::unsigned([zone.clone()]));
     let mut dataplane = Dataplane::load(answers.len() as u32, 512, None).expect("load");
     dataplane.serve_addresses(served()).unwrap();
     dataplane.publish(&answers, &[]).unwrap();
-    let oracle = Responder::new(vec![zone], 512);
+    let oracle = Responder::for_zones(vec![zone], 512);
 
     // The client offers 4096 bytes, we advertise 512: the 540-byte answer goes to the fallback,
     // which truncates it, rather than out of the fast path.
@@ -902,10 +902,10 @@ fn weighted_variants(n: usize) -> Vec<Vec<IpAddr>> {
 
 /// The fixture zone's answers plus the steered pools.
 fn steered_answers(weighted: usize) -> AnswerSet {
-    let (mut set, _) = AnswerSet::from_zones(&[fixture_zone()]);
+    let (mut set, _) = AnswerSet::of(&Snapshot::unsigned([fixture_zone()]));
     let name = |n: &str| Name::from_ascii(n).unwrap();
     let add = |set: &mut AnswerSet, n, qtype, per_view, views: Vec<Option<Vec<Vec<IpAddr>>>>| {
-        set.add_steered(&name(n), qtype, 60, per_view, &views)
+        set.add_steered(&name(n), qtype, 60, per_view, &views, None)
             .unwrap()
     };
     // View 3 is NODATA for A; view 4 has no answer at all.
@@ -961,7 +961,7 @@ fn load_steered(set: &AnswerSet) -> Dataplane {
 
 /// The entry for (`name`, `qtype`, `view`, `variant`).
 fn entry<'a>(set: &'a AnswerSet, name: &str, qtype: u16, view: u8, variant: u8) -> &'a Answer {
-    let (key, len) = dns_xdp_user::fastpath::answers::name_key(&Name::from_ascii(name).unwrap());
+    let (key, len) = dns_xdp_user::render::name_key(&Name::from_ascii(name).unwrap());
     set.iter()
         .find(|a| {
             *a.name == key[..len] && a.qtype == qtype && a.view == view && a.variant == variant
@@ -1154,7 +1154,7 @@ fn answers_by_the_clients_view() {
     }
     let set = steered_answers(4);
     let dataplane = load_steered(&set);
-    let oracle = Responder::new(vec![fixture_zone()], 1232);
+    let oracle = Responder::for_zones(vec![fixture_zone()], 1232);
     let mut failures = Vec::new();
     let cases = steer_cases();
     for case in &cases {
@@ -1201,9 +1201,8 @@ fn run_weighted(dataplane: &Dataplane, set: &AnswerSet, runs: usize) -> (Vec<usi
     let payload = parse_frame(&frame, false).unwrap().payload;
     let variants: Vec<Vec<u8>> = (0..)
         .map_while(|variant| {
-            let (key, len) = dns_xdp_user::fastpath::answers::name_key(
-                &Name::from_ascii("weighted.example.com.").unwrap(),
-            );
+            let (key, len) =
+                dns_xdp_user::render::name_key(&Name::from_ascii("weighted.example.com.").unwrap());
             set.iter()
                 .find(|a| *a.name == key[..len] && a.variant == variant)
                 .map(|a| spliced(a, &payload))
@@ -1260,7 +1259,10 @@ fn a_missing_variant_passes_up() {
             .collect(),
     );
     assert_eq!(
-        dataplane.update_answers(&set, &without).unwrap(),
+        dataplane
+            .update_answers(&set, &without)
+            .into_result()
+            .unwrap(),
         Updated {
             written: 0,
             deleted: 1
@@ -1285,7 +1287,7 @@ fn in_place_updates_write_only_what_changed() {
     // Region 1 moves to another address; weighted grows from 4 variants to 5 (each variant 0..3
     // is rewritten because its variant count changes).
     let mut new = steered_answers(5);
-    let (mut zone_only, _) = AnswerSet::from_zones(&[fixture_zone()]);
+    let (mut zone_only, _) = AnswerSet::of(&Snapshot::unsigned([fixture_zone()]));
     let geo = Name::from_ascii("geo.example.com.").unwrap();
     zone_only
         .add_steered(
@@ -1299,6 +1301,7 @@ fn in_place_updates_write_only_what_changed() {
                 Some(vec![ips(&["203.0.113.10", "203.0.113.11"])]),
                 None,
             ],
+            None,
         )
         .unwrap();
     let region1 = entry(&zone_only, "geo.example.com.", A, 1, 0).clone();
@@ -1310,7 +1313,7 @@ fn in_place_updates_write_only_what_changed() {
             .collect(),
     );
     assert_eq!(
-        dataplane.update_answers(&old, &new).unwrap(),
+        dataplane.update_answers(&old, &new).into_result().unwrap(),
         Updated {
             written: 6,
             deleted: 0
@@ -1333,7 +1336,7 @@ fn in_place_updates_write_only_what_changed() {
 
     // And back: variant 4 goes after variant 0 stops counting it.
     assert_eq!(
-        dataplane.update_answers(&new, &old).unwrap(),
+        dataplane.update_answers(&new, &old).into_result().unwrap(),
         Updated {
             written: 5,
             deleted: 1
@@ -1341,7 +1344,7 @@ fn in_place_updates_write_only_what_changed() {
     );
     assert_eq!(dataplane.answer_keys().len(), keys_before);
     assert_eq!(
-        dataplane.update_answers(&old, &old).unwrap(),
+        dataplane.update_answers(&old, &old).into_result().unwrap(),
         Updated::default()
     );
 }
@@ -1393,7 +1396,7 @@ fn the_view_trie_follows_each_published_set() {
         prefix_len: 25,
         view: 1,
     });
-    assert_eq!(dataplane.publish(&set, &next).unwrap(), 2);
+    assert_eq!(dataplane.publish(&set, &next).unwrap().generation, 2);
     let mut expected = wanted(&next);
     expected.remove(&("192.0.2.130".parse().unwrap(), 25));
     expected.insert(("192.0.2.128".parse().unwrap(), 25), 1);
@@ -1412,7 +1415,7 @@ fn the_view_trie_follows_each_published_set() {
     assert_eq!(reply, spliced(entry(&set, "geo.example.com.", A, 0, 0), &q));
 
     // The same prefixes again: the live trie stays as it is.
-    assert_eq!(dataplane.publish(&set, &next).unwrap(), 3);
+    assert_eq!(dataplane.publish(&set, &next).unwrap().generation, 3);
     assert_eq!(trie(&dataplane), expected);
 
     // A bad prefix refuses the whole publish; what is live stays.
@@ -1430,7 +1433,7 @@ fn the_view_trie_follows_each_published_set() {
     assert_eq!(dataplane.generation(), 3);
     assert_eq!(trie(&dataplane), expected);
 
-    assert_eq!(dataplane.publish(&set, &[]).unwrap(), 4);
+    assert_eq!(dataplane.publish(&set, &[]).unwrap().generation, 4);
     assert!(trie(&dataplane).is_empty());
     let (q, reply) = geo(&dataplane, "198.51.100.7");
     assert_eq!(reply, spliced(entry(&set, "geo.example.com.", A, 0, 0), &q));
@@ -1439,7 +1442,7 @@ fn the_view_trie_follows_each_published_set() {
 /// The fixture zone plus 24 A records at `mid` (fits the map with its RRSIG, but not a
 /// 512-byte answer) and the placeholder of a pool at `weighted`, signed with new ECDSA P-256
 /// keys in a fresh key directory (removed when the guard drops).
-fn signed_zone() -> (Zone, KeysDir) {
+fn signed_zone() -> (Zone, Arc<Signer>, KeysDir) {
     let origin = Name::from_ascii("example.com.").unwrap();
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/example.com.zone");
     let mut text = std::fs::read_to_string(path).unwrap();
@@ -1463,8 +1466,7 @@ fn signed_zone() -> (Zone, KeysDir) {
     for rrset in signer.apex_rrsets() {
         zone.insert_rrset(rrset.clone());
     }
-    zone.set_signer(Arc::new(signer));
-    (zone, KeysDir(dir.0.clone()))
+    (zone, Arc::new(signer), KeysDir(dir.0.clone()))
 }
 
 struct KeysDir(std::path::PathBuf);
@@ -1562,27 +1564,27 @@ fn signed_answers_match_the_fallback() {
     if !require_root("signed_answers_match_the_fallback") {
         return;
     }
-    let (zone, _keys) = signed_zone();
-    let (mut set, skipped) = AnswerSet::from_zones(std::slice::from_ref(&zone));
+    let (zone, signer, _keys) = signed_zone();
+    let snapshot = || Snapshot::new([(zone.clone(), Some(signer.clone()))]);
+    let (mut set, skipped) = AnswerSet::of(&snapshot());
     assert!(skipped.is_empty(), "{skipped:?}");
     assert!(set.renew_at().is_some(), "the set knows when to re-sign");
     // A weighted pool of the signed zone: each variant is an RRset signed on its own.
-    let signer = zone.signer().unwrap().clone();
     let weighted = Name::from_ascii("weighted.example.com.").unwrap();
     let variants = weighted_variants(3);
-    set.add_signed_steered(
+    set.add_steered(
         &weighted,
         RecordType::A,
         60,
         false,
         &[Some(variants.clone())],
-        &signer,
+        Some(&signer),
     )
     .unwrap();
     let mut dataplane = Dataplane::load(set.len() as u32, 1232, None).expect("load XDP program");
     dataplane.serve_addresses(served()).unwrap();
     dataplane.publish(&set, &[]).expect("publish answers");
-    let oracle = Responder::new(vec![zone.clone()], 1232);
+    let oracle = Responder::for_snapshot(snapshot(), 1232);
 
     let cases = signed_cases();
     let mut failures = run_cases(&dataplane, &cases, &oracle);
@@ -1613,7 +1615,7 @@ fn signed_answers_match_the_fallback() {
                 HashMap::from([((weighted.clone(), RecordType::A), entry)]),
             );
             let responder =
-                Responder::new(vec![zone.clone()], 1232).with_steered(Arc::new(steered));
+                Responder::for_snapshot(snapshot(), 1232).with_steered(Arc::new(steered));
             let query = Query::new("weighted.example.com.", A).edns(Opt {
                 dnssec_ok: true,
                 ..Opt::new(1232)

@@ -1,14 +1,22 @@
 //! The DNS query: header, one question, and an optional OPT record (EDNS version 0, no options
 //! but DNS COOKIE). Parsing works on a copy of the message in the per-CPU scratch buffer,
 //! which is also where the answer-map key is built and the UDP checksum is verified.
+//!
+//! What is answered is decided by `dns_xdp_common::query`, as it is for the agent; this walk
+//! only reads the bytes in the order and the shape the verifier accepts.
 
 use aya_ebpf::{helpers::generated::bpf_xdp_load_bytes, programs::XdpContext};
 use dns_xdp_common::{
     answer::{
         name_hash_finish, name_hash_word, DEFAULT_VIEW, FIRST_VARIANT, MAX_NAME_LEN, NAME_BUF_LEN,
-        NAME_HASH_SEED, NAME_WORDS, QTYPE_A, QTYPE_AAAA,
+        NAME_HASH_SEED, NAME_WORDS,
     },
     counters::Counter,
+    query::{
+        check_edns_version, check_header, check_question, client_limit, echoed_edns_flags,
+        name_fits, option_allowed, plain_label, CLASSIC_UDP_LIMIT, HEADER_LEN, MAX_OPTIONS,
+        OPT_LEN, TYPE_OPT,
+    },
     scratch::{Scratch, MAX_QUERY_LEN},
 };
 
@@ -17,23 +25,6 @@ use crate::{csum, maps::forget};
 
 const SLOT_NAME_LEN: usize = 0;
 const SLOT_MSG_LEN: usize = 3;
-
-const HEADER_LEN: usize = 12;
-const FLAG_QR: u16 = 0x8000;
-const FLAG_OPCODE: u16 = 0x7800;
-const FLAG_TC: u16 = 0x0200;
-const CLASS_IN: u16 = 1;
-const TYPE_OPT: u16 = 41;
-/// The fixed part of an OPT record: root name, type, class, TTL, RDLENGTH.
-pub const OPT_LEN: usize = 11;
-const EDNS_DO: u16 = 0x8000;
-/// Compact Answers OK (RFC 9824 §5.1), echoed beside DO as the fallback does.
-const EDNS_CO: u16 = 0x4000;
-const OPTION_COOKIE: u16 = 10;
-/// Enough for a COOKIE plus the odd extra option we would pass up anyway.
-const MAX_OPTIONS: usize = 4;
-/// RFC 1035 §4.2.1: without EDNS a UDP answer is at most 512 bytes.
-pub const CLASSIC_UDP_LIMIT: usize = 512;
 
 pub struct Query {
     pub scratch: *mut Scratch,
@@ -81,17 +72,14 @@ pub fn parse(
     let msg_sum = verify_checksum(msg, len, ip, udp)?;
 
     let flags = be16([msg[2], msg[3]]);
-    if flags & (FLAG_QR | FLAG_OPCODE | FLAG_TC) != 0
-        || be16([msg[4], msg[5]]) != 1
-        || be16([msg[6], msg[7]]) != 0
-        || be16([msg[8], msg[9]]) != 0
-    {
-        return Err(Counter::PassNotQuery);
-    }
     let arcount = be16([msg[10], msg[11]]);
-    if arcount > 1 {
-        return Err(Counter::PassNotQuery);
-    }
+    check_header(
+        flags,
+        be16([msg[4], msg[5]]),
+        be16([msg[6], msg[7]]),
+        be16([msg[8], msg[9]]),
+        arcount,
+    )?;
 
     let key = unsafe { &mut (*scratch).key };
     let name = unsafe { &mut (*scratch).name };
@@ -107,12 +95,7 @@ pub fn parse(
         return Err(Counter::PassNotQuery);
     }
     let qtype = read16(msg, qtype_at)?;
-    if read16(msg, qtype_at + 2)? != CLASS_IN {
-        return Err(Counter::PassNotQuery);
-    }
-    if qtype != QTYPE_A && qtype != QTYPE_AAAA {
-        return Err(Counter::PassQtype);
-    }
+    check_question(qtype, read16(msg, qtype_at + 2)?)?;
     key.view = DEFAULT_VIEW;
     key.variant = FIRST_VARIANT;
     key.qtype = qtype;
@@ -204,11 +187,11 @@ fn name_length(msg: &[u8; MAX_QUERY_LEN + 4], len: usize) -> Result<usize, Count
         if b == 0 {
             return Ok(pos + 1 - HEADER_LEN);
         }
-        if b > 63 {
+        if !plain_label(b) {
             return Err(Counter::PassNotQuery);
         }
         pos += 1 + b as usize;
-        if pos - HEADER_LEN >= MAX_NAME_LEN {
+        if !name_fits(pos - HEADER_LEN) {
             return Err(Counter::PassNotQuery);
         }
     }
@@ -283,19 +266,11 @@ fn parse_opt(
     if read16(msg, at + 1)? != TYPE_OPT {
         return Err(Counter::PassNotQuery);
     }
-    let payload = read16(msg, at + 3)? as usize;
+    let payload = read16(msg, at + 3)?;
     let ext_rcode = *msg.get(at + 5).ok_or(Counter::PassNotQuery)?;
     let version = *msg.get(at + 6).ok_or(Counter::PassNotQuery)?;
     let edns_flags = read16(msg, at + 7)?;
-    if ext_rcode != 0 || version != 0 {
-        return Err(Counter::PassEdns);
-    }
-    // RFC 3225 §3 (DO) and RFC 9824 §5.1 (CO, meaningful only beside DO).
-    let echoed = if edns_flags & EDNS_DO != 0 {
-        edns_flags & (EDNS_DO | EDNS_CO)
-    } else {
-        0
-    };
+    check_edns_version(ext_rcode, version)?;
     let rdata_end = at + OPT_LEN + read16(msg, at + 9)? as usize;
     if rdata_end != len {
         return Err(Counter::PassNotQuery);
@@ -305,11 +280,14 @@ fn parse_opt(
         if pos == rdata_end {
             break;
         }
+        // An option header cut short by the record's end: the bytes past it are not the
+        // query's.
+        if pos + 4 > rdata_end {
+            return Err(Counter::PassNotQuery);
+        }
         let code = read16(msg, pos)?;
         let opt_len = read16(msg, pos + 2)? as usize;
-        // RFC 7873 §5.2: a client cookie alone is 8 bytes, with a server cookie 16 to 40. Other
-        // lengths are FORMERR, which the fallback server gives.
-        if code != OPTION_COOKIE || !(opt_len == 8 || (16..=40).contains(&opt_len)) {
+        if !option_allowed(code, opt_len) {
             return Err(Counter::PassEdns);
         }
         pos += 4 + opt_len;
@@ -320,10 +298,5 @@ fn parse_opt(
     if pos != rdata_end {
         return Err(Counter::PassEdns);
     }
-    let payload = if payload < CLASSIC_UDP_LIMIT {
-        CLASSIC_UDP_LIMIT
-    } else {
-        payload
-    };
-    Ok((payload, echoed))
+    Ok((client_limit(payload), echoed_edns_flags(edns_flags)))
 }

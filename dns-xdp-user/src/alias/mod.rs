@@ -8,6 +8,8 @@
 //! the TTL the lowest along the chain). Any other target is resolved through the configured
 //! upstream resolvers and refreshed when its TTL runs out ([`refresh`]); until its first answer
 //! the alias name exists without addresses, so it answers NODATA for A and AAAA.
+//!
+//! Which zone holds a name is the catalog's to say: the functions here take its lookup.
 
 pub mod refresh;
 pub mod upstream;
@@ -97,14 +99,17 @@ pub enum Source {
     Upstream,
 }
 
-/// Checks every alias against the loaded zones and resolves the local ones. Errors name the
-/// alias's key and say what to change.
-pub fn plan(aliases: &[AliasSource], zones: &[Zone]) -> Result<Vec<Alias>, String> {
+/// Checks every alias against the loaded zones (`zone_of` finds the zone holding a name) and
+/// resolves the local ones. Errors name the alias's key and say what to change.
+pub fn plan<'z>(
+    aliases: &[AliasSource],
+    zone_of: impl Fn(&Name) -> Option<&'z Zone>,
+) -> Result<Vec<Alias>, String> {
     let mut planned = Vec::new();
     for alias in aliases {
         let key = format!("[[alias]] name = \"{}\"", alias.name);
-        let zone = most_specific(zones, &alias.name)
-            .ok_or_else(|| format!("{key} is outside every loaded zone"))?;
+        let zone =
+            zone_of(&alias.name).ok_or_else(|| format!("{key} is outside every loaded zone"))?;
         if let Some(cut) = zone.delegation(&alias.name) {
             return Err(format!(
                 "{key} is at or below the delegation {}, so the child zone answers for it; put \
@@ -123,7 +128,7 @@ pub fn plan(aliases: &[AliasSource], zones: &[Zone]) -> Result<Vec<Alias>, Strin
             }
         }
         let source = if alias.local {
-            let flattened = resolve_local(zones, &alias.target)
+            let flattened = resolve_local(&zone_of, &alias.target)
                 .map_err(|problem| format!("{key} target = \"{}\" {problem}", alias.target))?;
             Source::Local(flattened)
         } else {
@@ -138,16 +143,20 @@ pub fn plan(aliases: &[AliasSource], zones: &[Zone]) -> Result<Vec<Alias>, Strin
     Ok(planned)
 }
 
-/// The A and AAAA RRsets `target` leads to in `zones`, following CNAMEs (within our zones) and
-/// wildcards, each with the lowest TTL along its chain.
-pub fn resolve_local(zones: &[Zone], target: &Name) -> Result<Flattened, String> {
+/// The A and AAAA RRsets `target` leads to in our zones (`zone_of` finds the zone holding a
+/// name), following CNAMEs (within our zones) and wildcards, each with the lowest TTL along its
+/// chain.
+pub fn resolve_local<'z>(
+    zone_of: impl Fn(&Name) -> Option<&'z Zone>,
+    target: &Name,
+) -> Result<Flattened, String> {
     let mut flattened = Flattened::default();
     for rtype in [RecordType::A, RecordType::AAAA] {
         let mut name = target.clone();
         let mut ttl = u32::MAX;
         let mut chain = 0;
         let found = loop {
-            let Some(zone) = most_specific(zones, &name) else {
+            let Some(zone) = zone_of(&name) else {
                 return Err(format!(
                     "leads out of our zones (CNAME to {name}); point the alias at {name}, which \
                      is then resolved through [server] upstream"
@@ -201,49 +210,28 @@ pub fn resolve_local(zones: &[Zone], target: &Name) -> Result<Flattened, String>
     Ok(flattened)
 }
 
-/// The zones as served: `zones` with every alias name made to exist and given the A and AAAA
-/// RRsets of its target — from the zones for local targets, from `upstream` (the last good
-/// answers, by target) for the others; an upstream target without an answer yet adds none.
-pub fn flatten(
-    mut served: Vec<Zone>,
-    aliases: &[Alias],
-    upstream: &HashMap<Name, Flattened>,
-) -> Vec<Zone> {
-    for alias in aliases {
-        let flattened = match &alias.source {
+impl Alias {
+    /// What flattening puts at the alias name, besides making it exist: the A and AAAA RRsets
+    /// of its target — from the zones for a local target, from `upstream` (the last good
+    /// answers, by target) for the others; none for an upstream target without an answer yet.
+    pub fn rrsets(&self, upstream: &HashMap<Name, Flattened>) -> Vec<RrSet> {
+        let flattened = match &self.source {
             Source::Local(flattened) => Some(flattened),
-            Source::Upstream => upstream.get(&alias.target),
+            Source::Upstream => upstream.get(&self.target),
         };
-        let Some(at) = most_specific_index(&served, &alias.name) else {
-            continue; // `plan` checked that a zone contains it.
-        };
-        let zone = &mut served[at];
-        zone.insert_empty_name(&alias.name);
-        for rtype in [RecordType::A, RecordType::AAAA] {
-            if let Some(addresses) = flattened.and_then(|f| f.get(rtype)) {
-                zone.insert_rrset(RrSet {
-                    name: alias.name.clone(),
+        [RecordType::A, RecordType::AAAA]
+            .into_iter()
+            .filter_map(|rtype| {
+                let addresses = flattened?.get(rtype)?;
+                Some(RrSet {
+                    name: self.name.clone(),
                     rtype,
                     ttl: addresses.ttl,
                     rdata: addresses.rdata.clone(),
-                });
-            }
-        }
+                })
+            })
+            .collect()
     }
-    served
-}
-
-fn most_specific_index(zones: &[Zone], name: &Name) -> Option<usize> {
-    zones
-        .iter()
-        .enumerate()
-        .filter(|(_, zone)| zone.contains(name))
-        .max_by_key(|(_, zone)| zone.origin().iter().len())
-        .map(|(at, _)| at)
-}
-
-fn most_specific<'z>(zones: &'z [Zone], name: &Name) -> Option<&'z Zone> {
-    most_specific_index(zones, name).map(|at| &zones[at])
 }
 
 #[cfg(test)]

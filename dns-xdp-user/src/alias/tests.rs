@@ -7,10 +7,27 @@ use super::*;
 use crate::{
     alias::refresh::{Refresher, MIN_TTL},
     alias::upstream::Upstreams,
+    catalog::{Snapshot, ZoneIndex},
     config::DEFAULT_EDNS_PAYLOAD,
     fallback::responder::{Responder, Transport},
-    fastpath::answers::{name_key, AnswerSet},
+    fastpath::answers::AnswerSet,
+    render::name_key,
 };
+
+/// The zone of a name among `zones`, as the catalog finds it.
+fn zone_of<'z>(zones: &'z [Zone]) -> impl Fn(&Name) -> Option<&'z Zone> {
+    let index = ZoneIndex::new(zones.iter().map(Zone::origin));
+    move |name: &Name| index.find(name).map(|at| &zones[at])
+}
+
+/// `zones` with `aliases` flattened, as a snapshot makes them.
+fn flattened(zones: Vec<Zone>, aliases: &[Alias], upstream: &HashMap<Name, Flattened>) -> Snapshot {
+    let mut snapshot = Snapshot::unsigned(zones);
+    for alias in aliases {
+        snapshot.flatten(alias, upstream);
+    }
+    snapshot
+}
 
 fn n(s: &str) -> Name {
     Name::from_ascii(s).unwrap()
@@ -58,7 +75,7 @@ fn a(last: u8) -> RData {
 
 #[test]
 fn local_target_follows_cnames_with_the_lowest_ttl() {
-    let f = resolve_local(&zones(), &n("chain.example.com.")).unwrap();
+    let f = resolve_local(zone_of(&zones()), &n("chain.example.com.")).unwrap();
     assert_eq!(
         f.a,
         Some(Addresses {
@@ -67,31 +84,31 @@ fn local_target_follows_cnames_with_the_lowest_ttl() {
         })
     );
     assert_eq!(f.aaaa.as_ref().unwrap().ttl, 60);
-    let f = resolve_local(&zones(), &n("WWW.example.com.")).unwrap();
+    let f = resolve_local(zone_of(&zones()), &n("WWW.example.com.")).unwrap();
     assert_eq!(f.a.unwrap().ttl, 300);
-    let f = resolve_local(&zones(), &n("v4only.example.com.")).unwrap();
+    let f = resolve_local(zone_of(&zones()), &n("v4only.example.com.")).unwrap();
     assert!(f.aaaa.is_none(), "no AAAA: none flattened");
-    let f = resolve_local(&zones(), &n("x.wild.example.com.")).unwrap();
+    let f = resolve_local(zone_of(&zones()), &n("x.wild.example.com.")).unwrap();
     assert_eq!(f.a.unwrap().rdata, vec![a(12)], "wildcards synthesize");
 }
 
 #[test]
 fn local_targets_that_lead_nowhere_are_errors() {
-    let e = resolve_local(&zones(), &n("nope.example.com.")).unwrap_err();
+    let e = resolve_local(zone_of(&zones()), &n("nope.example.com.")).unwrap_err();
     assert!(e.contains("does not exist"), "{e}");
-    let e = resolve_local(&zones(), &n("gone.example.com.")).unwrap_err();
+    let e = resolve_local(zone_of(&zones()), &n("gone.example.com.")).unwrap_err();
     assert!(
         e.contains("nope.example.com.,") && e.contains("does not exist"),
         "{e}"
     );
-    let e = resolve_local(&zones(), &n("out.example.com.")).unwrap_err();
+    let e = resolve_local(zone_of(&zones()), &n("out.example.com.")).unwrap_err();
     assert!(
         e.contains("out of our zones") && e.contains("lb.example.net."),
         "{e}"
     );
-    let e = resolve_local(&zones(), &n("x.sub.example.com.")).unwrap_err();
+    let e = resolve_local(zone_of(&zones()), &n("x.sub.example.com.")).unwrap_err();
     assert!(e.contains("delegation sub.example.com."), "{e}");
-    let e = resolve_local(&zones(), &n("mail.example.com.")).unwrap_err();
+    let e = resolve_local(zone_of(&zones()), &n("mail.example.com.")).unwrap_err();
     assert!(e.contains("no A or AAAA"), "{e}");
 
     let looping = Zone::parse(
@@ -100,7 +117,7 @@ fn local_targets_that_lead_nowhere_are_errors() {
         "loop.zone",
     )
     .unwrap();
-    let e = resolve_local(&[looping], &n("a.example.com.")).unwrap_err();
+    let e = resolve_local(zone_of(&[looping]), &n("a.example.com.")).unwrap_err();
     assert!(e.contains("more than 8 CNAMEs"), "{e}");
 }
 
@@ -111,13 +128,13 @@ fn plan_rejects_alias_names_that_own_addresses_or_sit_below_a_cut() {
         ("web.example.com.", "CNAME records"),
         ("x.sub.example.com.", "delegation sub.example.com."),
     ] {
-        let e = plan(&[source(name, "lb.example.net.", false)], &zones()).unwrap_err();
+        let e = plan(&[source(name, "lb.example.net.", false)], zone_of(&zones())).unwrap_err();
         assert!(e.contains(&format!("[[alias]] name = \"{name}\"")), "{e}");
         assert!(e.contains(what), "{e}");
     }
     let e = plan(
         &[source("example.com.", "nope.example.com.", true)],
-        &zones(),
+        zone_of(&zones()),
     )
     .unwrap_err();
     assert!(
@@ -129,7 +146,7 @@ fn plan_rejects_alias_names_that_own_addresses_or_sit_below_a_cut() {
             source("example.com.", "chain.example.com.", true),
             source("shop.example.com.", "lb.example.net.", false),
         ],
-        &zones(),
+        zone_of(&zones()),
     )
     .unwrap();
     assert!(matches!(planned[0].source, Source::Local(_)));
@@ -156,7 +173,7 @@ fn flattened_addresses_serve_on_both_paths_byte_for_byte() {
             source("example.com.", "chain.example.com.", true),
             source("shop.example.com.", "lb.example.net.", false),
         ],
-        &zones(),
+        zone_of(&zones()),
     )
     .unwrap();
     let upstream = HashMap::from([(
@@ -169,10 +186,10 @@ fn flattened_addresses_serve_on_both_paths_byte_for_byte() {
             aaaa: None,
         },
     )]);
-    let served = flatten(zones(), &aliases, &upstream);
-    let (set, skipped) = AnswerSet::from_zones(&served);
+    let served = flattened(zones(), &aliases, &upstream);
+    let (set, skipped) = AnswerSet::of(&served);
     assert!(skipped.iter().all(|s| !s.to_string().contains("shop")));
-    let responder = Responder::new(served, DEFAULT_EDNS_PAYLOAD);
+    let responder = Responder::for_snapshot(served, DEFAULT_EDNS_PAYLOAD);
 
     for (name, qtype, ttl) in [
         ("example.com.", RecordType::A, 60),
@@ -226,23 +243,23 @@ fn before_its_first_answer_an_upstream_alias_answers_nodata() {
     let wildcard = zones_with("* TXT \"wildcard\"\n");
     let aliases = plan(
         &[source("shop.example.com.", "lb.example.net.", false)],
-        &wildcard,
+        zone_of(&wildcard),
     )
     .unwrap();
-    let served = flatten(wildcard.clone(), &aliases, &HashMap::new());
-    let (set, _) = AnswerSet::from_zones(&served);
+    let served = flattened(wildcard.clone(), &aliases, &HashMap::new());
+    let (set, _) = AnswerSet::of(&served);
     let (key, _) = name_key(&n("shop.example.com."));
     assert!(
         set.iter().all(|e| e.value().name != key),
         "nothing for the fast path"
     );
-    let responder = Responder::new(served, DEFAULT_EDNS_PAYLOAD);
+    let responder = Responder::for_snapshot(served, DEFAULT_EDNS_PAYLOAD);
     for rtype in [RecordType::A, RecordType::AAAA, RecordType::TXT] {
         let bytes = ask(&responder, "shop.example.com.", rtype, Transport::Udp);
         assert_eq!(answer_count(&bytes), (ResponseCode::NoError, 0), "{rtype}");
     }
     // Without the alias the wildcard would answer TXT.
-    let responder = Responder::new(wildcard, DEFAULT_EDNS_PAYLOAD);
+    let responder = Responder::for_zones(wildcard, DEFAULT_EDNS_PAYLOAD);
     let bytes = ask(
         &responder,
         "shop.example.com.",

@@ -1,5 +1,5 @@
-//! Putting DNSSEC into the zones the agent loads: each zone with `dnssec = true` gets its
-//! signer and the signer's DNSKEY, CDS and CDNSKEY RRsets at its apex.
+//! The sign-setup stage of the catalog: each zone with `dnssec = true` gets its signer and the
+//! signer's DNSKEY, CDS and CDNSKEY RRsets at its apex.
 //!
 //! A signer's signature cache is what makes online signing cheap, so a reload keeps the
 //! signer of a zone whose keys and settings did not change: the signers in service are
@@ -41,27 +41,34 @@ pub enum SetupError {
     },
 }
 
-/// Signs the zones of `config` (loaded from `config_path`) that have DNSSEC on: loads each
-/// one's keys, gives it a signer (the one already serving it when nothing changed) and adds
-/// the DNSKEY, CDS and CDNSKEY RRsets to its apex, replacing any the zone file has. `zones`
-/// are the zones of `config`, in any order. Fails, naming the zone, the key directory and
-/// what to do, if any signed zone's keys are missing or unusable.
-pub fn prepare(config: &Config, config_path: &Path, zones: &mut [Zone]) -> Result<(), SetupError> {
+/// The signers of the zones of `config` (loaded from `config_path`) that have DNSSEC on: loads
+/// each one's keys, makes its signer (or takes the one already serving it when nothing
+/// changed) and adds the DNSKEY, CDS and CDNSKEY RRsets to its apex, replacing any the zone
+/// file has. `zones` are the zones of `config`, in any order; the signers come in the same
+/// order, None for a zone served unsigned. Fails, naming the zone, the key directory and what
+/// to do, if any signed zone's keys are missing or unusable.
+pub fn prepare(
+    config: &Config,
+    config_path: &Path,
+    zones: &mut [Zone],
+) -> Result<Vec<Option<Arc<Signer>>>, SetupError> {
     let invalid = |message: String| SetupError::Config {
         path: config_path.to_path_buf(),
         message,
     };
     let signing = signing_config(config.dnssec.as_ref()).map_err(invalid)?;
     let sources = config.zone_sources(config_path);
+    let mut signers = vec![None; zones.len()];
     for (zone_config, source) in config.zones.iter().zip(&sources) {
         let Some(dir) =
             zone_key_dir(zone_config, config.dnssec.as_ref(), config_path).map_err(invalid)?
         else {
             continue;
         };
-        let Some(zone) = zones.iter_mut().find(|z| z.origin() == &source.origin) else {
+        let Some(at) = zones.iter().position(|z| z.origin() == &source.origin) else {
             continue;
         };
+        let zone = &mut zones[at];
         let signer = signer_for(&source.origin, &dir, &signing).map_err(|source| match source {
             DnssecError::NoKeyDir { .. } => SetupError::NoKeyDir {
                 zone: zone.origin().to_string(),
@@ -89,10 +96,10 @@ pub fn prepare(config: &Config, config_path: &Path, zones: &mut [Zone]) -> Resul
         for rrset in signer.apex_rrsets() {
             zone.insert_rrset(rrset.clone());
         }
-        zone.set_signer(signer);
+        signers[at] = Some(signer);
     }
     test_hook::announce();
-    Ok(())
+    Ok(signers)
 }
 
 /// Signers in service, to reuse across reloads.
@@ -185,9 +192,9 @@ mod tests {
         )
         .unwrap();
         let mut zones = vec![zone("example.com.", 300), zone("example.org.", 300)];
-        prepare(&config, &s.config_path, &mut zones).unwrap();
-        let signer = zones[0].signer().expect("signed").clone();
-        assert!(zones[1].signer().is_none());
+        let signers = prepare(&config, &s.config_path, &mut zones).unwrap();
+        let signer = signers[0].clone().expect("signed");
+        assert!(signers[1].is_none());
         let apex = zones[0].rrsets_at(&n("example.com."));
         for rtype in [RecordType::DNSKEY, RecordType::CDS, RecordType::CDNSKEY] {
             assert!(apex.iter().any(|set| set.rtype == rtype), "{rtype}");
@@ -203,8 +210,8 @@ mod tests {
 
         // A reload with the same keys keeps the signer and its cache.
         let mut again = vec![zone("example.com.", 300), zone("example.org.", 300)];
-        prepare(&config, &s.config_path, &mut again).unwrap();
-        assert!(Arc::ptr_eq(&signer, again[0].signer().unwrap()));
+        let again_signers = prepare(&config, &s.config_path, &mut again).unwrap();
+        assert!(Arc::ptr_eq(&signer, again_signers[0].as_ref().unwrap()));
 
         // A key state change makes a new one.
         let key_dir = KeyDir::open(&keys).unwrap();
@@ -224,8 +231,8 @@ mod tests {
             .unwrap();
         assert_ne!(zsk.tag(), new_zsk.tag());
         let mut third = vec![zone("example.com.", 300), zone("example.org.", 300)];
-        prepare(&config, &s.config_path, &mut third).unwrap();
-        let third_signer = third[0].signer().unwrap();
+        let third_signers = prepare(&config, &s.config_path, &mut third).unwrap();
+        let third_signer = third_signers[0].as_ref().unwrap();
         assert!(!Arc::ptr_eq(&signer, third_signer));
         assert_eq!(third_signer.keys().len(), 3);
     }
@@ -255,7 +262,11 @@ mod tests {
             e.contains("no keys for zone example.com.") && e.contains("dns-xdp keys generate"),
             "{e}"
         );
-        assert!(zones[0].signer().is_none());
+        // Nothing half done: no keys, no DNSKEY at the apex.
+        let apex = n("example.com.");
+        assert!(zones[0]
+            .rrset(&apex, hickory_proto::rr::RecordType::DNSKEY)
+            .is_none());
     }
 
     #[test]

@@ -2,47 +2,57 @@
 //! fallback until SIGINT or SIGTERM. SIGHUP (or `dns-xdp reload`) reloads the config and every
 //! zone; a reload that fails in any way changes nothing, so the previous zones stay served.
 //! ALIAS targets outside our zones are resolved before serving and kept fresh while serving;
-//! an answer that changes is published like a reload.
+//! an answer that changes is published like a reload. Health changes update the pools' answers
+//! in place.
+//!
+//! Everything that goes into service goes through the [`publisher::Publisher`]: one event loop
+//! here decides when, the publisher how.
+
+pub mod pid_file;
+pub mod publisher;
 
 use std::{
     collections::{HashMap, HashSet},
     net::SocketAddr,
     path::{Path, PathBuf},
     sync::Arc,
-    time::Duration,
+    time::{Duration, Instant},
 };
 
-use anyhow::{anyhow, bail, Context, Result};
+use anyhow::{anyhow, Context, Result};
 use tokio::{
     signal::unix::{signal, SignalKind},
     sync::mpsc::UnboundedReceiver,
     task::JoinHandle,
 };
 
-pub mod pid_file;
-
 use crate::{
-    alias::{self, refresh::Refresher, upstream::Upstreams, Alias, Flattened},
-    config::{Config, ServerConfig, XdpAttachMode, ZoneSource},
+    alias::{refresh::Refresher, upstream::Upstreams, Flattened},
+    catalog::Loaded,
+    config::{ServerConfig, XdpAttachMode},
     fallback::{
         query_stats::QueryStats,
-        responder::Responder,
         server::{Listeners, SharedResponder},
     },
     fastpath::{
         addresses::served_addresses,
-        answers::{AnswerSet, Skipped},
-        dataplane::{Attached, Dataplane, DataplaneError, ViewPrefix},
+        dataplane::{Attached, Dataplane},
     },
     health::{Checker, HealthChange, HealthState, Target},
     metrics::{self, Metrics, TargetHealth},
     steering::traffic::Traffic,
-    zone::{Name, Zone, ZoneError},
+    zone::Name,
 };
+use publisher::{Delta, FastPathUpdate, Publication, Publisher};
 
 /// How long the agent waits at start for the first answers of ALIAS targets outside our zones
 /// before it serves without them (their aliases answer NODATA until they come).
 const FIRST_RESOLUTION_LIMIT: Duration = Duration::from_secs(5);
+
+/// How soon a publication the kernel did not take whole is tried again, doubling up to
+/// [`MAX_REPAIR_DELAY`] while it keeps failing.
+const FIRST_REPAIR_DELAY: Duration = Duration::from_secs(1);
+const MAX_REPAIR_DELAY: Duration = Duration::from_secs(60);
 
 pub struct RunOptions {
     pub config: PathBuf,
@@ -75,46 +85,44 @@ pub async fn run(options: RunOptions) -> Result<Ended> {
     let mut sigterm = signal(SignalKind::terminate()).context("installing SIGTERM handler")?;
     let mut sigusr2 = signal(SignalKind::user_defined2()).context("installing SIGUSR2 handler")?;
 
-    let loaded = Loaded::read(&options.config)?;
+    let config_path = options.config.clone();
+    let (loaded, mut traffic) = tokio::task::spawn_blocking(move || load(&config_path))
+        .await
+        .map_err(|e| anyhow!("reading the config and zones panicked: {e}"))??;
     // Health first: pools answer from members known to be up, and a taken-over fast path keeps
     // the previous agent's answers until these are known.
     let (checker, mut health_changes) = Checker::new();
     let checker = Arc::new(checker);
-    let targets = loaded.traffic.targets();
+    let targets = traffic.targets();
     if !targets.is_empty() {
         checker.set_targets(targets.iter().cloned());
         let limit = first_round_limit(&targets);
-        if !checker.first_round(std::time::Instant::now() + limit).await {
+        if !checker.first_round(Instant::now() + limit).await {
             log::warn!(
                 "not every health check reported within {limit:?}; members not checked yet \
                  count as up"
             );
         }
     }
-    let mut refresher = Refresher::new(Upstreams::new(loaded.config.server.upstream.clone()));
-    refresher.set_targets(
-        Upstreams::new(loaded.config.server.upstream.clone()),
-        loaded.upstream_targets(),
-    );
+    let upstreams = Upstreams::new(loaded.config.server.upstream.clone());
+    let mut refresher = Refresher::new(upstreams.clone());
+    refresher.set_targets(upstreams, loaded.upstream_targets());
     if !refresher.is_empty() {
         refresher.resolve_for(FIRST_RESOLUTION_LIMIT).await;
     }
-    let Ready {
-        config,
-        service,
-        base,
-        published,
-        traffic,
-    } = loaded.ready(refresher.answers().clone(), |t| checker.state(t));
-    let Service {
-        responder,
-        answers,
-        steered_answers,
-        skipped,
-    } = service;
+    traffic.recompute(|t| checker.state(t));
+    let upstream = upstream_answers(&loaded, refresher.answers());
+    let publication = tokio::task::block_in_place(|| {
+        Publication::render(
+            loaded.snapshot(&upstream),
+            &traffic,
+            loaded.config.server.edns_payload,
+        )
+    });
+    let config = &loaded.config;
     let mut server = config.server.clone();
     server.xdp_mode = options.xdp_mode.unwrap_or(config.server.xdp_mode);
-    for skip in &skipped {
+    for skip in &publication.skipped {
         log::info!("{skip}");
     }
 
@@ -124,28 +132,19 @@ pub async fn run(options: RunOptions) -> Result<Ended> {
         Some(m) => Some(metrics::bind(m.listen).await?),
         None => None,
     };
-    let responder = SharedResponder::new(responder);
-
-    let dataplane = match server.xdp_mode {
-        XdpAttachMode::Off => None,
-        mode => {
-            let interface = server
-                .interface
-                .as_deref()
-                .expect("validated: interface is set unless xdp_mode is off");
-            Some(start_dataplane(
-                &answers,
-                &traffic.view_prefixes(),
-                &server,
-                interface,
-                mode,
-                &options.pin_dir,
-            )?)
+    let responder = SharedResponder::new(publication.responder());
+    let answers = publication.answers();
+    let (publisher, how) = match server.xdp_mode {
+        XdpAttachMode::Off => {
+            let mut publisher = Publisher::new(None, responder.clone());
+            publisher.full(publication)?;
+            (publisher, "XDP off".to_string())
         }
+        mode => start_fast_path(publication, &responder, &server, mode, &options.pin_dir)?,
     };
     let query_stats = Arc::new(QueryStats::default());
     let metrics = metrics_listener.map(|listener| {
-        let pin_dir = dataplane.as_ref().map(|_| options.pin_dir.clone());
+        let pin_dir = publisher.fast_path().map(|_| options.pin_dir.clone());
         let metrics = Arc::new(Metrics::new(pin_dir, query_stats.clone()));
         metrics.set_health_source(health_source(checker.clone()));
         tokio::spawn(metrics::serve(listener, metrics.clone()));
@@ -163,30 +162,25 @@ pub async fn run(options: RunOptions) -> Result<Ended> {
         .map(|a| a.to_string())
         .collect();
     println!(
-        "dns-xdp: serving {} zone(s) and {} pool(s), {} fast-path answers, fallback on {}; {}",
+        "dns-xdp: serving {} zone(s) and {} pool(s), {answers} fast-path answers, fallback on \
+         {}; {how}",
         config.zones.len(),
         traffic.pools(),
-        answers.len(),
         listening.join(", "),
-        match &dataplane {
-            Some((_, how)) => how.clone(),
-            None => "XDP off".to_string(),
-        }
     );
 
     let mut agent = Running {
         config_path: options.config,
         cli_xdp_mode: options.xdp_mode,
         server,
-        responder: responder.clone(),
-        dataplane: dataplane.map(|(dataplane, _)| dataplane),
-        base,
-        published,
+        publisher,
+        loaded: Arc::new(loaded),
+        upstream,
         metrics,
         traffic,
         checker,
-        steered_answers,
-        renew_at: answers.renew_at(),
+        repair_delay: FIRST_REPAIR_DELAY,
+        repair_due: None,
     };
     agent.record_publication();
     let serve = listeners.serve(responder, query_stats);
@@ -200,6 +194,7 @@ pub async fn run(options: RunOptions) -> Result<Ended> {
     loop {
         let due = refresher.next_due();
         let renew_due = agent.renew_due();
+        let repair_due = agent.repair_due;
         tokio::select! {
             _ = &mut serve => break,
             _ = sigint.recv() => {
@@ -212,7 +207,7 @@ pub async fn run(options: RunOptions) -> Result<Ended> {
             }
             _ = sigusr2.recv() => {
                 log::info!("SIGUSR2: handing over: exiting with the fast path left attached");
-                if let Some(dataplane) = &mut agent.dataplane {
+                if let Some(dataplane) = agent.publisher.fast_path_mut() {
                     dataplane.hand_over();
                     handed_over = true;
                 }
@@ -240,6 +235,7 @@ pub async fn run(options: RunOptions) -> Result<Ended> {
             Some(change) = health_changes.recv() => agent.health_changed(change, &mut health_changes),
             _ = sleep_until(due), if due.is_some() => refresher.start_due(),
             _ = sleep_until(renew_due), if renew_due.is_some() => agent.renew_signatures(),
+            _ = sleep_until(repair_due), if repair_due.is_some() => agent.repair(),
             lookup = refresher.next_finished() => {
                 refresher.finish(lookup);
                 // Also after a lookup that changed nothing: a publish that failed is retried.
@@ -261,193 +257,38 @@ pub async fn run(options: RunOptions) -> Result<Ended> {
     }
 }
 
-/// Everything read from the config file and the zone files.
-struct Loaded {
-    config: Config,
-    /// As the zone files have them.
-    zones: Vec<Zone>,
-    aliases: Vec<Alias>,
-    traffic: Traffic,
+/// Reads the config and its zones and builds the pools' engine (blocking: a geo database has
+/// hundreds of thousands of networks).
+fn load(config_path: &Path) -> Result<(Loaded, Traffic)> {
+    let loaded = Loaded::read(config_path)?;
+    let traffic = Traffic::load(loaded.traffic.clone())
+        .map_err(|e| anyhow!("config file {}: {e}", config_path.display()))?;
+    Ok((loaded, traffic))
 }
 
-/// The zones and aliases a serving agent keeps to publish again when an upstream answer of an
-/// ALIAS target changes or the fast path's signatures are due for renewal: only when there are
-/// such aliases or signed zones.
-struct Base {
-    zones: Vec<Zone>,
-    aliases: Vec<Alias>,
-}
-
-/// A [`Loaded`] with its aliases flattened into the zones and its pools' answers computed,
-/// ready to put in service.
-struct Ready {
-    config: Config,
-    service: Service,
-    base: Option<Base>,
-    /// The upstream answers the zones hold, by target.
-    published: HashMap<Name, Flattened>,
-    traffic: Traffic,
-}
-
-/// What one publication puts in service, rendered once for both paths.
-struct Service {
-    /// The fallback's: the zones (aliases flattened, pools' placeholders in), the pools'
-    /// answers.
-    responder: Responder,
-    /// The fast path's: the zones' and the pools' answers.
-    answers: AnswerSet,
-    /// The pools' entries of `answers` alone, which health changes update in place.
-    steered_answers: AnswerSet,
-    /// What the fast path leaves to the fallback.
-    skipped: Vec<Skipped>,
-}
-
-impl Service {
-    /// Renders `zones` with `traffic`'s pools as last computed. The zones' fast-path answers
-    /// are rendered before the pools' names get their placeholders, which they must not hold.
-    fn build(mut zones: Vec<Zone>, traffic: &Traffic, edns_payload: u16) -> Self {
-        let (mut answers, mut skipped) = AnswerSet::from_zones(&zones);
-        traffic.insert_placeholders(&mut zones);
-        let responder = Responder::with_answers(zones, &answers, edns_payload)
-            .with_steered(Arc::new(traffic.steered()));
-        skipped.extend(traffic.fast_path_into(&mut answers));
-        let steered_answers = answers.steered_only();
-        Self {
-            responder,
-            answers,
-            steered_answers,
-            skipped,
-        }
-    }
-}
-
-impl Loaded {
-    fn read(config_path: &Path) -> Result<Self> {
-        let config = Config::load(config_path)?;
-        let zones = load_zones(&config, config_path)?;
-        Self::with_zones(config, zones, config_path)
-    }
-
-    /// Checks the rest of `config` against its loaded `zones` as a start or a reload does:
-    /// the aliases resolve, the geo database opens, no pool contradicts the zones' data.
-    fn with_zones(config: Config, mut zones: Vec<Zone>, config_path: &Path) -> Result<Self> {
-        crate::catalog::signers::prepare(&config, config_path, &mut zones)?;
-        let aliases = alias::plan(&config.alias_sources(), &zones)
-            .map_err(|e| anyhow!("config file {}: {e}", config_path.display()))?;
-        let mut traffic = Traffic::load(config.traffic(config_path)?)
-            .map_err(|e| anyhow!("config file {}: {e}", config_path.display()))?;
-        traffic
-            .check_zones(&zones)
-            .map_err(|e| anyhow!("config file {}: {e}", config_path.display()))?;
-        traffic.sign_with(&zones);
-        Ok(Self {
-            config,
-            zones,
-            aliases,
-            traffic,
-        })
-    }
-
-    /// The targets of aliases resolved through the upstreams.
-    fn upstream_targets(&self) -> Vec<Name> {
-        upstream_targets(&self.aliases)
-    }
-
-    /// Flattens the aliases into the zones with `upstream`, the last good answers by target,
-    /// computes the pools' answers with `health`, and renders both paths' answers.
-    fn ready(
-        mut self,
-        mut upstream: HashMap<Name, Flattened>,
-        health: impl Fn(&Target) -> Option<HealthState>,
-    ) -> Ready {
-        let targets = self.upstream_targets();
-        upstream.retain(|target, _| targets.contains(target));
-        // Signed zones are rendered again whenever their signatures are due for renewal.
-        let signed = self.zones.iter().any(|zone| zone.signer().is_some());
-        let base = (!targets.is_empty() || signed).then(|| Base {
-            zones: self.zones.clone(),
-            aliases: self.aliases.clone(),
-        });
-        let served = alias::flatten(self.zones, &self.aliases, &upstream);
-        self.traffic.recompute(health);
-        let service = Service::build(served, &self.traffic, self.config.server.edns_payload);
-        Ready {
-            config: self.config,
-            service,
-            base,
-            published: upstream,
-            traffic: self.traffic,
-        }
-    }
-}
-
-fn upstream_targets(aliases: &[Alias]) -> Vec<Name> {
-    let mut targets: Vec<Name> = aliases
-        .iter()
-        .filter(|a| matches!(a.source, alias::Source::Upstream))
-        .map(|a| a.target.clone())
-        .collect();
-    targets.sort();
-    targets.dedup();
-    targets
-}
-
-async fn sleep_until(due: Option<std::time::Instant>) {
-    if let Some(due) = due {
-        tokio::time::sleep_until(tokio::time::Instant::from_std(due)).await;
-    }
-}
-
-/// Loads every zone, reporting every zone that fails rather than only the first.
-fn load_zones(config: &Config, config_path: &Path) -> Result<Vec<Zone>> {
-    let mut zones = Vec::new();
-    let mut errors = Vec::new();
-    for (source, loaded) in read_zones(config, config_path) {
-        match loaded {
-            Ok(zone) => zones.push(zone),
-            Err(e) => errors.push((source, e)),
-        }
-    }
-    zone_errors(&errors)?;
-    Ok(zones)
-}
-
-/// Reads each zone of `config`, in config order, with its own result.
-pub(crate) fn read_zones(
-    config: &Config,
-    config_path: &Path,
-) -> Vec<(ZoneSource, Result<Zone, ZoneError>)> {
-    config
-        .zone_sources(config_path)
-        .into_iter()
-        .map(|source| {
-            let loaded = Zone::load(&source.origin, &source.file);
-            (source, loaded)
-        })
+/// The answers of `loaded`'s upstream ALIAS targets among `all`, the last good answers by
+/// target.
+fn upstream_answers(loaded: &Loaded, all: &HashMap<Name, Flattened>) -> HashMap<Name, Flattened> {
+    let targets = loaded.upstream_targets();
+    all.iter()
+        .filter(|(target, _)| targets.contains(target))
+        .map(|(target, answer)| (target.clone(), answer.clone()))
         .collect()
 }
 
-/// One error naming every zone that failed to load; Ok if none did.
-pub(crate) fn zone_errors(failed: &[(ZoneSource, ZoneError)]) -> Result<()> {
-    let all: Vec<String> = failed
-        .iter()
-        .map(|(source, e)| format!("loading zone {}: {e}", source.origin))
-        .collect();
-    match all.as_slice() {
-        [] => Ok(()),
-        [one] => bail!("{one}"),
-        all => bail!(
-            "{} zones failed to load:\n  {}",
-            all.len(),
-            all.join("\n  ")
-        ),
-    }
+/// A reload, read and rendered, ready to put in service.
+struct Ready {
+    loaded: Loaded,
+    traffic: Traffic,
+    /// The upstream answers the snapshot holds, by target.
+    upstream: HashMap<Name, Flattened>,
+    publication: Publication,
 }
 
-/// What a start would refuse in `config` beyond the config file and the zone files themselves,
-/// as the agent checks it: aliases, the geo database, pools against the zones' data.
-pub(crate) fn check_with_zones(config: Config, zones: Vec<Zone>, config_path: &Path) -> Result<()> {
-    Loaded::with_zones(config, zones, config_path).map(drop)
+async fn sleep_until(due: Option<Instant>) {
+    if let Some(due) = due {
+        tokio::time::sleep_until(tokio::time::Instant::from_std(due)).await;
+    }
 }
 
 /// A serving agent's state, as far as a reload changes it.
@@ -457,19 +298,18 @@ struct Running {
     /// The settings in effect (`xdp_mode` after the command-line override). Only
     /// `edns_payload` can change without a restart.
     server: ServerConfig,
-    responder: SharedResponder,
-    dataplane: Option<Dataplane>,
-    /// What to flatten again when an upstream answer changes; None without such aliases.
-    base: Option<Base>,
-    /// The upstream answers of ALIAS targets being served, by target.
-    published: HashMap<Name, Flattened>,
+    publisher: Publisher<Dataplane>,
+    /// The config and zones in service, which snapshots are made from again when an upstream
+    /// answer changes or signatures are due for renewal.
+    loaded: Arc<Loaded>,
+    /// The upstream answers of ALIAS targets in the snapshot being served, by target.
+    upstream: HashMap<Name, Flattened>,
     metrics: Option<Arc<Metrics>>,
     traffic: Traffic,
     checker: Arc<Checker>,
-    /// The pools' entries live in the fast path.
-    steered_answers: AnswerSet,
-    /// Unix seconds when the first of the fast path's signatures is due for renewal.
-    renew_at: Option<u64>,
+    /// How long the next repair waits, and when it is due.
+    repair_delay: Duration,
+    repair_due: Option<Instant>,
 }
 
 impl Running {
@@ -486,7 +326,20 @@ impl Running {
         // Members kept from the running config keep their health; new ones count as up until
         // checked (the checker starts on them once the reload is in service).
         tokio::task::spawn_blocking(move || {
-            Ok(Loaded::read(&path)?.ready(upstream, |t| checker.state(t)))
+            let (loaded, mut traffic) = load(&path)?;
+            traffic.recompute(|t| checker.state(t));
+            let upstream = upstream_answers(&loaded, &upstream);
+            let publication = Publication::render(
+                loaded.snapshot(&upstream),
+                &traffic,
+                loaded.config.server.edns_payload,
+            );
+            Ok(Ready {
+                loaded,
+                traffic,
+                upstream,
+                publication,
+            })
         })
     }
 
@@ -500,7 +353,7 @@ impl Running {
             Err(e) => log::error!(
                 "reload failed, nothing changed: still serving the previous zones ({}); fix the \
                  problem below and reload again (SIGHUP or `dns-xdp reload`): {}",
-                self.serving(),
+                self.publisher.serving(),
                 crate::error::describe(&e)
             ),
         }
@@ -509,154 +362,121 @@ impl Running {
     /// Puts `new` in service and resolves its aliases' upstream targets afresh (the last good
     /// answers are kept meanwhile).
     fn apply(&mut self, new: Ready, refresher: &mut Refresher) -> Result<String> {
-        for change in needs_restart(&self.server, self.cli_xdp_mode, &new.config.server) {
+        let new_server = &new.loaded.config.server;
+        for change in needs_restart(&self.server, self.cli_xdp_mode, new_server) {
             log::warn!("reload: {change} needs a restart; the running agent keeps the old value");
         }
-        for skip in &new.service.skipped {
+        for skip in &new.publication.skipped {
             log::info!("{skip}");
         }
-        let fast_path = self.put_in_service(
-            new.service,
-            &new.traffic.view_prefixes(),
-            new.config.server.edns_payload,
-        )?;
+        let edns_payload = new_server.edns_payload;
+        let fast_path = self.publish(new.publication)?;
+        self.server.edns_payload = edns_payload;
         self.traffic = new.traffic;
         self.checker.set_targets(self.traffic.targets());
-        let targets = new
-            .base
-            .as_ref()
-            .map(|base| upstream_targets(&base.aliases))
-            .unwrap_or_default();
-        refresher.set_targets(Upstreams::new(new.config.server.upstream.clone()), targets);
-        self.base = new.base;
-        self.published = new.published;
+        refresher.set_targets(
+            Upstreams::new(new.loaded.config.server.upstream.clone()),
+            new.loaded.upstream_targets(),
+        );
+        self.refresh_addresses();
+        let zones = new.loaded.config.zones.len();
+        self.loaded = Arc::new(new.loaded);
+        self.upstream = new.upstream;
         Ok(format!(
-            "{} zone(s) from {}: {fast_path}",
-            new.config.zones.len(),
+            "{zones} zone(s) from {}: {fast_path}",
             self.config_path.display()
         ))
     }
 
-    /// Flattens the aliases again if an upstream answer changed since the zones being served
-    /// were made, and publishes them. A failure is logged and tried again after the next
-    /// lookup; the previous answers stay in service.
-    fn republish_if_stale(&mut self, upstream: &HashMap<Name, Flattened>) {
-        let Some(base) = &self.base else {
-            return;
+    /// Publishes the snapshot of the zones in service made afresh (aliases flattened with
+    /// `upstream`): rendering it signs what is due anew.
+    fn republish(&mut self, upstream: &HashMap<Name, Flattened>) -> Result<String> {
+        let loaded = self.loaded.clone();
+        // Copying and rendering large zones takes a while: keep this worker's other tasks
+        // moving (the agent runs on the multi-threaded runtime).
+        let publication = tokio::task::block_in_place(|| {
+            Publication::render(
+                loaded.snapshot(upstream),
+                &self.traffic,
+                self.server.edns_payload,
+            )
+        });
+        self.publish(publication)
+    }
+
+    /// Puts `publication` in service on both paths and says what the fast path now serves.
+    fn publish(&mut self, publication: Publication) -> Result<String> {
+        let full = self.publisher.full(publication)?;
+        self.record_publication();
+        let fast_path = match self.publisher.fast_path() {
+            Some(_) => format!(
+                "{} fast-path answers published (generation {})",
+                full.answers, full.generation
+            ),
+            None => "XDP off".to_string(),
         };
-        let mut current = upstream.clone();
-        let targets = upstream_targets(&base.aliases);
-        current.retain(|target, _| targets.contains(target));
-        if current == self.published {
+        if let Some(e) = full.leftovers {
+            log::warn!(
+                "generation {} is live on both paths, but removing the previous generation's \
+                 entries failed: {e}; nothing answers from them, they take room in the answer \
+                 map until removed (retrying)",
+                full.generation
+            );
+            self.schedule_repair();
+        }
+        Ok(fast_path)
+    }
+
+    /// Flattens the aliases again if an upstream answer changed since the snapshot being
+    /// served was made, and publishes it. A failure is logged and tried again after the next
+    /// lookup; the previous answers stay in service.
+    fn republish_if_stale(&mut self, all: &HashMap<Name, Flattened>) {
+        let current = upstream_answers(&self.loaded, all);
+        if current == self.upstream {
             return;
         }
-        let service = self.rebuild(base, &current);
-        let prefixes = self.traffic.view_prefixes();
-        match self.put_in_service(service, &prefixes, self.server.edns_payload) {
+        match self.republish(&current) {
             Ok(fast_path) => {
-                self.published = current;
+                self.upstream = current;
                 println!("dns-xdp: ALIAS answers changed: {fast_path}");
             }
             Err(e) => log::error!(
-                "publishing changed ALIAS answers failed; still serving the previous ones \
-                 ({}): {}",
-                self.serving(),
+                "publishing changed ALIAS answers failed; still serving the previous ones: {}",
                 crate::error::describe(&e)
             ),
         }
     }
 
-    /// Renders `base` again, its aliases flattened with `upstream`.
-    fn rebuild(&self, base: &Base, upstream: &HashMap<Name, Flattened>) -> Service {
-        // Copying and rendering large zones takes a while: keep this worker's other tasks
-        // moving (the agent runs on the multi-threaded runtime).
-        tokio::task::block_in_place(|| {
-            let served = alias::flatten(base.zones.clone(), &base.aliases, upstream);
-            Service::build(served, &self.traffic, self.server.edns_payload)
-        })
-    }
-
     /// When to renew the fast path's signatures: at their renewal time, and never sooner than
     /// a second from now (a clock set back must not make the agent spin).
-    fn renew_due(&self) -> Option<std::time::Instant> {
-        let at = self.renew_at?;
+    fn renew_due(&self) -> Option<Instant> {
+        let at = self.publisher.renew_at()?;
         let wait = at.saturating_sub(crate::dnssec::unix_now()).max(1);
-        Some(std::time::Instant::now() + Duration::from_secs(wait))
+        Some(Instant::now() + Duration::from_secs(wait))
     }
 
-    /// Publishes the served zones and pools afresh once the fast path's signatures are due for
-    /// renewal: rendering them signs them anew (the signer's cache no longer hands out the old
-    /// signatures), as the fallback now does. A whole new generation rather than changes in
-    /// place: the signatures of a zone were all made together, so nearly every entry changes,
-    /// and a generation is written aside and flipped at once, where in-place changes would pass
-    /// every query up for as long as the batch takes (see `dns_xdp_common::publish`). The old
-    /// signatures stay valid for `SigningConfig::refresh` after this (42 h by default), so a
-    /// failure is logged and retried at the next renewal time or reload.
+    /// Publishes the snapshot afresh once the fast path's signatures are due for renewal:
+    /// rendering signs anew (the signer's cache no longer hands out the old signatures), as
+    /// the fallback now does. A whole new generation rather than changes in place: the
+    /// signatures of a zone were all made together, so nearly every entry changes, and a new
+    /// generation is written aside and flipped at once. The old signatures stay valid for
+    /// `SigningConfig::refresh` after this (42 h by default), so a failure is logged and retried
+    /// in an hour or at the next reload.
     fn renew_signatures(&mut self) {
-        let Some(base) = &self.base else {
-            self.renew_at = None;
-            return;
-        };
-        let service = self.rebuild(base, &self.published);
-        let prefixes = self.traffic.view_prefixes();
-        match self.put_in_service(service, &prefixes, self.server.edns_payload) {
+        let upstream = self.upstream.clone();
+        match self.republish(&upstream) {
             Ok(fast_path) => println!("dns-xdp: signatures renewed: {fast_path}"),
             Err(e) => {
                 log::error!(
-                    "publishing renewed signatures failed; the fast path keeps the previous ones \
-                     ({}), valid for a while yet; retrying in an hour: {}",
-                    self.serving(),
+                    "publishing renewed signatures failed; the fast path keeps the previous ones, \
+                     valid for a while yet; retrying in an hour: {}",
                     crate::error::describe(&e)
                 );
-                self.renew_at = Some(crate::dnssec::unix_now() + 3600);
+                // The publisher's renewal time stays in the past: wait an hour, not a second.
+                self.repair_due
+                    .get_or_insert(Instant::now() + Duration::from_secs(3600));
             }
         }
-    }
-
-    /// Puts a service in service: first the fast path (answers and client views in one flip),
-    /// then the fallback (one pointer swap). If the fast path refuses
-    /// the answers, neither changes. Returns what the fast path now serves, for the log.
-    fn put_in_service(
-        &mut self,
-        service: Service,
-        prefixes: &[ViewPrefix],
-        edns_payload: u16,
-    ) -> Result<String> {
-        let answers = &service.answers;
-        let fast_path = match &mut self.dataplane {
-            None => "XDP off".to_string(),
-            Some(dataplane) => {
-                dataplane.set_edns_payload(edns_payload);
-                match dataplane.publish(answers, prefixes) {
-                    Ok(generation) => {
-                        format!(
-                            "{} fast-path answers published (generation {generation})",
-                            answers.len()
-                        )
-                    }
-                    Err(e) => {
-                        dataplane.set_edns_payload(self.server.edns_payload);
-                        let hint = match e {
-                            DataplaneError::Capacity { .. } => {
-                                "; the answer map is sized when the agent starts, so restart it \
-                                 to serve this many answers"
-                            }
-                            _ => "",
-                        };
-                        bail!(
-                            "publishing {} answers to the fast path: {e}{hint}",
-                            answers.len()
-                        );
-                    }
-                }
-            }
-        };
-        self.responder.replace(service.responder);
-        self.steered_answers = service.steered_answers;
-        self.renew_at = service.answers.renew_at();
-        self.server.edns_payload = edns_payload;
-        self.record_publication();
-        Ok(fast_path)
     }
 
     /// Recomputes the pools after health changes (`first` and whatever else is queued) and
@@ -677,72 +497,191 @@ impl Running {
         if changes.is_empty() {
             return;
         }
-        let started = std::time::Instant::now();
+        let started = Instant::now();
         let checker = self.checker.clone();
+        let lines = self.traffic.recompute(|t| checker.state(t));
+        if lines.is_empty() {
+            return;
+        }
         // Thousands of pools take a few hundred milliseconds: keep this worker's other tasks
         // moving meanwhile (the agent runs on the multi-threaded runtime).
-        let republished = tokio::task::block_in_place(|| {
-            self.traffic.republish(
-                |t| checker.state(t),
-                self.dataplane.as_mut(),
-                &self.responder,
-                &mut self.steered_answers,
-            )
-        });
-        let Some(republished) = republished else {
-            return;
-        };
+        let update =
+            tokio::task::block_in_place(|| self.publisher.delta(Delta::Pools(&self.traffic)));
         let took = started.elapsed();
         self.record_publication();
-        // Pools re-signed now may hold signatures due before the rest.
-        self.renew_at = match (self.renew_at, self.steered_answers.renew_at()) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        };
-        let fast_path = match republished.fast_path {
-            Some(Ok(updated)) => format!(
-                "{} fast-path entries written, {} deleted",
-                updated.written, updated.deleted
-            ),
-            Some(Err(e)) => {
-                log::error!(
-                    "updating the pools' answers in the fast path failed part way: {e}; reload \
-                     (SIGHUP or `dns-xdp reload`) to publish every answer afresh"
-                );
-                "fast path not updated".to_string()
-            }
-            None => "XDP off".to_string(),
-        };
+        let fast_path = self.describe_update(update);
         let because: Vec<String> = changes
             .iter()
             .map(|c| format!("{} went {:?} ({})", c.target, c.new, c.reason))
             .collect();
-        for line in &republished.lines {
+        for line in &lines {
             tracing::info!(change = %line, because = %because.join("; "), "steering: answer changed");
         }
         tracing::info!(
-            changes = republished.lines.len(),
+            changes = lines.len(),
             took = ?took,
             fast_path = %fast_path,
             "steering: published"
         );
     }
 
-    /// Tells the metrics endpoint what is now served.
-    fn record_publication(&self) {
-        if let Some(metrics) = &self.metrics {
-            let generation = self.dataplane.as_ref().map_or(0, Dataplane::generation);
-            metrics.published(generation, self.responder.current().serials());
+    /// What a change in place did to the fast path, for the log; schedules a repair when it
+    /// did not all go through.
+    fn describe_update(&mut self, update: FastPathUpdate) -> String {
+        match update {
+            FastPathUpdate::Off => "XDP off".to_string(),
+            FastPathUpdate::Done(updated) => {
+                self.repair_delay = FIRST_REPAIR_DELAY;
+                format!(
+                    "{} fast-path entries written, {} deleted",
+                    updated.written, updated.deleted
+                )
+            }
+            FastPathUpdate::Partial {
+                done,
+                total,
+                stale,
+                error,
+            } => {
+                let stale: Vec<String> = stale
+                    .iter()
+                    .map(|(name, rtype)| format!("{name} {rtype}"))
+                    .collect();
+                log::error!(
+                    "the fallback serves the new answers, but the fast path took only {done} of \
+                     {total} changes ({error}): it still serves the previous answers of {}; \
+                     retrying in {:?}",
+                    stale.join(", "),
+                    self.repair_delay
+                );
+                self.schedule_repair();
+                format!("{done} of {total} fast-path changes made")
+            }
         }
     }
 
-    /// What is being served, for the log.
-    fn serving(&self) -> String {
-        match &self.dataplane {
-            Some(dataplane) => format!("fast-path generation {}", dataplane.generation()),
-            None => "XDP off".to_string(),
+    fn schedule_repair(&mut self) {
+        self.repair_due = Some(Instant::now() + self.repair_delay);
+        self.repair_delay = (self.repair_delay * 2).min(MAX_REPAIR_DELAY);
+    }
+
+    /// Tries again what the kernel did not take: the pools it still lacks, what a publication
+    /// left behind, signatures whose renewal failed.
+    fn repair(&mut self) {
+        self.repair_due = None;
+        if !self.publisher.needs_repair() {
+            return;
+        }
+        let (pools, leftovers) = self.publisher.repair();
+        if let Some(update) = pools {
+            let fast_path = self.describe_update(update);
+            log::info!("repair of the fast path's pools: {fast_path}");
+        }
+        match leftovers {
+            Some(e) => {
+                log::warn!("removing the previous generation's entries failed again: {e}");
+                self.schedule_repair();
+            }
+            None if !self.publisher.needs_repair() => {
+                self.repair_delay = FIRST_REPAIR_DELAY;
+                log::info!("the fast path holds what was published");
+            }
+            None => {}
+        }
+        self.record_publication();
+    }
+
+    /// Re-reads the addresses the fast path answers for: the `listen` addresses, wildcards
+    /// standing for every address the host has now.
+    fn refresh_addresses(&mut self) {
+        let Some(dataplane) = self.publisher.fast_path_mut() else {
+            return;
+        };
+        match served_addresses(&self.server.listen) {
+            Ok(served) => {
+                if let Err(e) = dataplane.serve_addresses(served) {
+                    log::error!("updating the addresses the fast path answers for failed: {e}");
+                }
+            }
+            Err(e) => log::error!("listing this host's addresses failed: {e}"),
         }
     }
+
+    /// Tells the metrics endpoint what is now served.
+    fn record_publication(&self) {
+        if let Some(metrics) = &self.metrics {
+            metrics.published(
+                self.publisher.generation(),
+                self.publisher.snapshot().serials(),
+            );
+        }
+    }
+}
+
+/// Loads the fast path, fills it with `publication` and attaches it to the interface; returns
+/// the publisher and how the fast path runs, for the log.
+fn start_fast_path(
+    publication: Publication,
+    responder: &SharedResponder,
+    server: &ServerConfig,
+    mode: XdpAttachMode,
+    pin_dir: &Path,
+) -> Result<(Publisher<Dataplane>, String)> {
+    let interface = server
+        .interface
+        .as_deref()
+        .expect("validated: interface is set unless xdp_mode is off");
+    let capacity = u32::try_from(publication.answers()).unwrap_or(u32::MAX / 2);
+    let mut dataplane = Dataplane::load(capacity, server.edns_payload, Some(pin_dir))?;
+    let served = served_addresses(&server.listen)
+        .context("listing this host's addresses for the wildcard listen addresses")?;
+    log::info!(
+        "fast path answers queries to {}",
+        served
+            .iter()
+            .map(|a| a.to_string())
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    dataplane.serve_addresses(served)?;
+    let inherited = dataplane.inherited_generation();
+    let mut publisher = Publisher::new(Some(dataplane), responder.clone());
+    let attached = match inherited {
+        // A dead agent's program is answering from its maps: replace the program first, so the
+        // fast path never stops, then its answers with ours (computed after every health
+        // check reported, so they are as good as the previous agent's).
+        Some(inherited) => {
+            let attached = publisher
+                .fast_path_mut()
+                .expect("XDP on")
+                .attach(interface, mode)?;
+            log::info!(
+                "took over the fast path on {interface}, which answered from the previous \
+                 agent's generation {inherited} until now"
+            );
+            publisher.full(publication)?;
+            attached
+        }
+        // Answers go in before the program is attached, so the first query already hits.
+        None => {
+            publisher.full(publication)?;
+            publisher
+                .fast_path_mut()
+                .expect("XDP on")
+                .attach(interface, mode)?
+        }
+    };
+    let attached = match attached {
+        Attached::Native => "native",
+        Attached::Skb => "skb",
+        Attached::TookOver => "taken over",
+    };
+    let how = format!(
+        "XDP {attached} on {interface} (generation {}, maps pinned in {})",
+        publisher.generation(),
+        pin_dir.display()
+    );
+    Ok((publisher, how))
 }
 
 /// The changes in `new` a running agent cannot make: each says what changed.
@@ -778,58 +717,6 @@ fn needs_restart(
         ));
     }
     changes
-}
-
-fn start_dataplane(
-    answers: &AnswerSet,
-    views: &[ViewPrefix],
-    server: &ServerConfig,
-    interface: &str,
-    mode: XdpAttachMode,
-    pin_dir: &Path,
-) -> Result<(Dataplane, String)> {
-    let capacity = u32::try_from(answers.len()).unwrap_or(u32::MAX / 2);
-    let mut dataplane = Dataplane::load(capacity, server.edns_payload, Some(pin_dir))?;
-    let served = served_addresses(&server.listen)
-        .context("listing this host's addresses for the wildcard listen addresses")?;
-    log::info!(
-        "fast path answers queries to {}",
-        served
-            .iter()
-            .map(|a| a.to_string())
-            .collect::<Vec<_>>()
-            .join(", ")
-    );
-    dataplane.serve_addresses(served)?;
-    let (attached, generation) = match dataplane.inherited_generation() {
-        // A dead agent's program is answering from its maps: replace the program first, so the
-        // fast path never stops, then its answers with ours (computed after every health
-        // check reported, so they are as good as the previous agent's).
-        Some(inherited) => {
-            let attached = dataplane.attach(interface, mode)?;
-            log::info!(
-                "took over the fast path on {interface}, which answered from the previous \
-                 agent's generation {inherited} until now"
-            );
-            let generation = dataplane.publish(answers, views)?;
-            (attached, generation)
-        }
-        // Answers go in before the program is attached, so the first query already hits.
-        None => {
-            let generation = dataplane.publish(answers, views)?;
-            (dataplane.attach(interface, mode)?, generation)
-        }
-    };
-    let attached = match attached {
-        Attached::Native => "native",
-        Attached::Skb => "skb",
-        Attached::TookOver => "taken over",
-    };
-    let how = format!(
-        "XDP {attached} on {interface} (generation {generation}, maps pinned in {})",
-        pin_dir.display()
-    );
-    Ok((dataplane, how))
 }
 
 /// How long the agent waits at start for every health check's first result: the first

@@ -28,10 +28,10 @@ use hickory_proto::rr::rdata::opt::{ClientSubnet, EdnsCode, EdnsOption};
 use hickory_proto::rr::{DNSClass, Name, RData, Record, RecordType};
 use hickory_proto::serialize::binary::{BinDecodable, BinDecoder, DecodeError};
 
+use crate::catalog::{Served, Snapshot};
 use crate::dnssec::{self, Denial, DnssecError, NXNAME};
-use crate::fallback::packet_cache::PacketCache;
-use crate::fallback::splice::Rendered;
-use crate::fastpath::answers::AnswerSet;
+use crate::fallback::{packet_cache::PacketCache, splice};
+use crate::render::Rendered;
 use crate::steering::steered::{Client, Steered};
 use crate::zone::{Lookup, RrSet, Zone};
 
@@ -48,12 +48,14 @@ pub enum Transport {
 }
 
 pub struct Responder {
-    /// Shared with the responder a health change replaces: only `steered` differs.
-    zones: Arc<Vec<Zone>>,
+    /// The zones and their signers; shared with the responder a health change replaces, where
+    /// only `steered` differs.
+    snapshot: Arc<Snapshot>,
     edns_payload: u16,
-    /// The zones' A/AAAA answers the fast path serves, answered without a Message round trip.
+    /// The zones' A/AAAA answers as the fast path serves them, spliced into replies without a
+    /// Message round trip.
     rendered: Arc<Rendered>,
-    /// The pools' answers, which replace the placeholder RRsets their names hold in `zones`.
+    /// The pools' answers, which replace the placeholder RRsets their names hold in the zones.
     steered: Arc<Steered>,
     /// Replies the general path built, for repeated queries; never a steered one. Signed
     /// replies are kept only until their first signature is due for renewal.
@@ -61,53 +63,56 @@ pub struct Responder {
 }
 
 impl Responder {
-    /// `edns_payload` is the UDP payload size advertised in our OPT records.
-    pub fn new(zones: Vec<Zone>, edns_payload: u16) -> Self {
-        let rendered = Rendered::new(&zones);
-        Self::with_rendered(zones, rendered, edns_payload)
-    }
-
-    /// A responder whose shortcut answers are the fast path's `answers` for these `zones`,
-    /// so they are rendered once for both.
-    pub fn with_answers(zones: Vec<Zone>, answers: &AnswerSet, edns_payload: u16) -> Self {
-        Self::with_rendered(zones, Rendered::from_answers(answers), edns_payload)
-    }
-
-    fn with_rendered(zones: Vec<Zone>, rendered: Rendered, edns_payload: u16) -> Self {
+    /// Answers from `snapshot` with its `rendered` answers (made once for both paths) and the
+    /// pools' answers in `steered`. `edns_payload` is the UDP payload size advertised in our
+    /// OPT records.
+    pub fn new(
+        snapshot: Arc<Snapshot>,
+        rendered: Arc<Rendered>,
+        steered: Arc<Steered>,
+        edns_payload: u16,
+    ) -> Self {
         Responder {
-            rendered: Arc::new(rendered),
-            steered: Arc::default(),
-            cache: PacketCache::default(),
-            zones: Arc::new(zones),
+            snapshot,
             edns_payload,
+            rendered,
+            steered,
+            cache: PacketCache::default(),
         }
+    }
+
+    /// Answers from `zones` as they are: unsigned, no aliases, no pools.
+    pub fn for_zones(zones: Vec<Zone>, edns_payload: u16) -> Self {
+        Self::for_snapshot(Snapshot::unsigned(zones), edns_payload)
+    }
+
+    /// Answers from `snapshot`, rendered here, without pools.
+    pub fn for_snapshot(snapshot: Snapshot, edns_payload: u16) -> Self {
+        let rendered = Arc::new(Rendered::of(&snapshot));
+        Self::new(Arc::new(snapshot), rendered, Arc::default(), edns_payload)
     }
 
     /// This responder with the pools answering from `steered`: the zones and rendered answers
     /// are shared, so a health change costs what its pools cost, whatever the zones' size.
     pub fn with_steered(&self, steered: Arc<Steered>) -> Self {
-        Responder {
-            zones: Arc::clone(&self.zones),
-            edns_payload: self.edns_payload,
-            rendered: Arc::clone(&self.rendered),
+        Self::new(
+            Arc::clone(&self.snapshot),
+            Arc::clone(&self.rendered),
             steered,
-            cache: PacketCache::default(),
-        }
+            self.edns_payload,
+        )
     }
 
     pub fn steered(&self) -> &Arc<Steered> {
         &self.steered
     }
 
-    /// (origin, SOA serial) of every zone served.
-    pub fn serials(&self) -> Vec<(String, u32)> {
-        self.zones
-            .iter()
-            .filter_map(|zone| match zone.soa().rdata.first() {
-                Some(RData::SOA(soa)) => Some((zone.origin().to_string(), soa.serial)),
-                _ => None,
-            })
-            .collect()
+    pub fn snapshot(&self) -> &Arc<Snapshot> {
+        &self.snapshot
+    }
+
+    pub fn edns_payload(&self) -> u16 {
+        self.edns_payload
     }
 
     /// Answers one DNS message received over `transport` from `source`. None = send nothing:
@@ -118,7 +123,8 @@ impl Responder {
         transport: Transport,
         source: Option<IpAddr>,
     ) -> Option<Vec<u8>> {
-        if let Some(reply) = self.rendered.answer(query, transport, self.edns_payload) {
+        let rendered = |name: &[u8], qtype| self.rendered.get(name, qtype).map(|r| &r.section);
+        if let Some(reply) = splice::reply(query, transport, self.edns_payload, rendered) {
             return Some(reply);
         }
         if let Some(reply) = self.cache.get(query, transport) {
@@ -268,7 +274,7 @@ impl Responder {
             return (Vec::new(), None);
         };
         // RFC 9824 §3.5: NXNAME is a meta-type of compact denial, never asked for.
-        if qtype == NXNAME && zone.signer().is_some() {
+        if qtype == NXNAME && zone.signer.is_some() {
             response.metadata.response_code = ResponseCode::FormErr;
             return (Vec::new(), None);
         }
@@ -335,7 +341,7 @@ impl Responder {
     /// `scope` records the ECS scope of that choice.
     fn resolve<'z>(
         &'z self,
-        mut zone: &'z Zone,
+        mut zone: &'z Served,
         qname: &Name,
         qtype: RecordType,
         client: &Client,
@@ -435,22 +441,16 @@ impl Responder {
         }
     }
 
-    /// The most specific zone containing `name`. DS records live on the parent side of a zone
-    /// cut (RFC 4035 §3.1.4.1), so for DS the zone of the parent name is preferred, which
-    /// answers DS at the apex of a child zone we also serve from its parent, as Knot does.
-    fn zone_for(&self, name: &Name, qtype: RecordType) -> Option<&Zone> {
-        let most_specific = |name: &Name| {
-            self.zones
-                .iter()
-                .filter(|zone| zone.contains(name))
-                .max_by_key(|zone| zone.origin().iter().len())
-        };
+    /// The zone holding `name`. DS records live on the parent side of a zone cut (RFC 4035
+    /// §3.1.4.1), so for DS the zone of the parent name is preferred, which answers DS at the
+    /// apex of a child zone we also serve from its parent, as Knot does.
+    fn zone_for(&self, name: &Name, qtype: RecordType) -> Option<&Served> {
         if qtype == RecordType::DS && !name.is_root() {
-            if let Some(zone) = most_specific(&name.base_name()) {
-                return Some(zone);
+            if let Some(parent) = self.snapshot.find(&name.base_name()) {
+                return Some(parent);
             }
         }
-        most_specific(name)
+        self.snapshot.find(name)
     }
 
     fn our_edns(&self, dnssec_ok: bool, compact_ok: bool) -> Edns {
@@ -535,14 +535,14 @@ enum Outcome<'z> {
     /// The last name, `name`, exists without the type asked for (RFC 2308 §2.2); it (or the
     /// wildcard that stands for it) owns the RRsets `present`.
     NoData {
-        zone: &'z Zone,
+        zone: &'z Served,
         name: Name,
         present: &'z [RrSet],
     },
     /// The last name, `name`, does not exist (RFC 2308 §2.1).
-    NxDomain { zone: &'z Zone, name: Name },
+    NxDomain { zone: &'z Served, name: Name },
     /// The last name is at or below a zone cut whose NS RRset is `ns`.
-    Referral { zone: &'z Zone, ns: &'z RrSet },
+    Referral { zone: &'z Served, ns: &'z RrSet },
 }
 
 /// An RRset as it goes into the response: under `owner` (the name as asked, for answers), with
@@ -550,7 +550,7 @@ enum Outcome<'z> {
 struct Placed<'z> {
     owner: Name,
     set: &'z RrSet,
-    zone: &'z Zone,
+    zone: &'z Served,
     ttl: u32,
 }
 
@@ -578,7 +578,7 @@ fn follows_cnames(qtype: RecordType) -> bool {
 
 /// RFC 2308 §3: negative answers carry the zone's SOA with the negative-caching TTL, the lower
 /// of its TTL and its MINIMUM field.
-fn negative_soa(zone: &Zone) -> Placed<'_> {
+fn negative_soa(zone: &Served) -> Placed<'_> {
     let soa = zone.soa();
     let ttl = match soa.rdata.first() {
         Some(RData::SOA(fields)) => soa.ttl.min(fields.minimum),
@@ -622,7 +622,7 @@ impl Signing {
     /// child zone signs, if anyone. DS at a cut is the parent's and signed.
     fn records(&mut self, placed: &Placed<'_>) -> Result<Vec<Record>, DnssecError> {
         let mut records: Vec<Record> = placed.records().collect();
-        let Some(signer) = placed.zone.signer() else {
+        let Some(signer) = placed.zone.signer.as_deref() else {
             return Ok(records);
         };
         if placed.set.rtype != RecordType::DS && placed.zone.delegation(&placed.owner).is_some() {
@@ -683,7 +683,7 @@ fn signed(
             ref name,
             present,
         } => {
-            if let Some(signer) = zone.signer() {
+            if let Some(signer) = zone.signer.as_deref() {
                 let ttl = negative_soa(zone).ttl;
                 let at_cut = zone.delegation(name).is_some_and(|ns| ns.name == *name);
                 let nsec = if qtype == RecordType::DS && at_cut {
@@ -704,7 +704,7 @@ fn signed(
             }
         }
         Outcome::NxDomain { zone, ref name } => {
-            if let Some(signer) = zone.signer() {
+            if let Some(signer) = zone.signer.as_deref() {
                 // RFC 9824 §3.1: the name "exists" with nothing but NXNAME; the RCODE says
                 // NXDOMAIN only to a resolver that asked for it with CO (§5.1).
                 if !signing.compact_ok {
@@ -717,7 +717,7 @@ fn signed(
             }
         }
         Outcome::Referral { zone, ns } => {
-            if let Some(signer) = zone.signer() {
+            if let Some(signer) = zone.signer.as_deref() {
                 match zone.rrset(&ns.name, RecordType::DS) {
                     Some(ds) => {
                         let ds = signing.records(&Placed {
@@ -891,7 +891,7 @@ a.b    TXT   \"below an empty non-terminal\"
     }
 
     fn responder() -> Responder {
-        Responder::new(vec![example_zone()], DEFAULT_EDNS_PAYLOAD)
+        Responder::for_zones(vec![example_zone()], DEFAULT_EDNS_PAYLOAD)
     }
 
     fn query_message(name: &str, qtype: RecordType) -> Message {
@@ -1049,7 +1049,7 @@ a.b    TXT   \"below an empty non-terminal\"
             "z",
         )
         .unwrap();
-        let r = Responder::new(vec![zone], DEFAULT_EDNS_PAYLOAD);
+        let r = Responder::for_zones(vec![zone], DEFAULT_EDNS_PAYLOAD);
         let m = ask(
             &r,
             &query("nope.example.com.", RecordType::A),
@@ -1126,7 +1126,7 @@ a.b    TXT   \"below an empty non-terminal\"
             "sub",
         )
         .unwrap();
-        let r = Responder::new(vec![example_zone(), sub], DEFAULT_EDNS_PAYLOAD);
+        let r = Responder::for_zones(vec![example_zone(), sub], DEFAULT_EDNS_PAYLOAD);
         let m = ask(
             &r,
             &query("www.sub.example.com.", RecordType::A),
@@ -1244,7 +1244,7 @@ a.b    TXT   \"below an empty non-terminal\"
 
     #[test]
     fn edns_payload_is_configurable() {
-        let r = Responder::new(vec![example_zone()], 4000);
+        let r = Responder::for_zones(vec![example_zone()], 4000);
         let m = ask(
             &r,
             &edns_query("www.example.com.", RecordType::A, 1232),
@@ -1388,7 +1388,7 @@ www  A     198.51.100.1
 ";
 
     fn chains() -> Responder {
-        Responder::new(
+        Responder::for_zones(
             vec![zone("example.com.", CHAINS), zone("other.test.", OTHER)],
             DEFAULT_EDNS_PAYLOAD,
         )
@@ -1598,7 +1598,7 @@ www  A     198.51.100.1
             "$TTL 60\n@ SOA ns1 hm 9 2 3 4 60\n@ NS ns1\nns1 A 192.0.2.54\n",
         );
         for zones in [vec![parent.clone()], vec![parent, child]] {
-            let r = Responder::new(zones, DEFAULT_EDNS_PAYLOAD);
+            let r = Responder::for_zones(zones, DEFAULT_EDNS_PAYLOAD);
             let m = ask_udp(&r, "Sub.example.com.", RecordType::DS);
             assert_authoritative(&m, ResponseCode::NoError);
             assert_eq!(m.answers.len(), 1);
@@ -1606,7 +1606,7 @@ www  A     198.51.100.1
             assert!(m.answers[0].name.eq_case(&n("Sub.example.com.")));
             assert!(m.authorities.is_empty());
         }
-        let r = Responder::new(
+        let r = Responder::for_zones(
             vec![
                 zone(
                     "sub.example.com.",
@@ -1629,7 +1629,7 @@ www  A     198.51.100.1
             "$TTL 60\n@ SOA ns1 hm 1 2 3 4 60\n@ NS ns1\nns1 A 192.0.2.53\n\
              sub NS ns.sub\nns.sub A 192.0.2.1\nsecret.sub TXT hidden\nsub TXT hidden\n",
         );
-        let r = Responder::new(vec![z], DEFAULT_EDNS_PAYLOAD);
+        let r = Responder::for_zones(vec![z], DEFAULT_EDNS_PAYLOAD);
         for name in ["secret.sub.example.com.", "sub.example.com."] {
             let m = ask_udp(&r, name, RecordType::TXT);
             assert!(!m.metadata.authoritative);
@@ -1655,7 +1655,7 @@ www  A     198.51.100.1
             text.push_str(&format!("ns.sub A 198.51.100.{i}\n"));
             text.push_str(&format!("ns.sibling A 203.0.113.{i}\n"));
         }
-        let r = Responder::new(vec![zone("example.com.", &text)], DEFAULT_EDNS_PAYLOAD);
+        let r = Responder::for_zones(vec![zone("example.com.", &text)], DEFAULT_EDNS_PAYLOAD);
         // Without EDNS, 40 in-domain glue records (640 octets) cannot fit in 512: TC.
         let m = ask_udp(&r, "www.sub.example.com.", RecordType::A);
         assert!(m.metadata.truncation);
@@ -1706,7 +1706,7 @@ subdel.example.          3600     NS    ns.example.net.
 ";
 
     fn rfc4592() -> Responder {
-        Responder::new(vec![zone("example.", RFC4592)], DEFAULT_EDNS_PAYLOAD)
+        Responder::for_zones(vec![zone("example.", RFC4592)], DEFAULT_EDNS_PAYLOAD)
     }
 
     fn assert_nodata_or_nxdomain(m: &Message, rcode: ResponseCode) {
@@ -1813,7 +1813,7 @@ subdel.example.          3600     NS    ns.example.net.
             "$TTL 60\n@ SOA ns1 hm 1 2 3 4 60\n@ NS ns1\nns1 A 192.0.2.53\n\
              * TXT wild\na.b TXT below-ent\n*.ent2 TXT deeper-wild\nx.ent2 TXT x\n",
         );
-        let r = Responder::new(vec![z], DEFAULT_EDNS_PAYLOAD);
+        let r = Responder::for_zones(vec![z], DEFAULT_EDNS_PAYLOAD);
         // b exists (as an empty non-terminal), so it is the closest encloser of x.b and
         // *.example.com does not apply.
         assert_nodata_or_nxdomain(
@@ -1841,7 +1841,7 @@ subdel.example.          3600     NS    ns.example.net.
             "example.com.",
             "$TTL 60\n@ SOA ns1 hm 1 2 3 4 60\n@ NS ns1\nns1 A 192.0.2.53\nsub.*.ent TXT x\n",
         );
-        let r = Responder::new(vec![z], DEFAULT_EDNS_PAYLOAD);
+        let r = Responder::for_zones(vec![z], DEFAULT_EDNS_PAYLOAD);
         assert_nodata_or_nxdomain(
             &ask_udp(&r, "foo.ent.example.com.", RecordType::TXT),
             ResponseCode::NoError,
@@ -1855,7 +1855,7 @@ subdel.example.          3600     NS    ns.example.net.
             "$TTL 60\n@ SOA ns1 hm 1 2 3 4 60\n@ NS ns1\nns1 A 192.0.2.53\n\
              www A 192.0.2.1\n*.alias CNAME www\n*.loop CNAME x.loop\n",
         );
-        let r = Responder::new(vec![z], DEFAULT_EDNS_PAYLOAD);
+        let r = Responder::for_zones(vec![z], DEFAULT_EDNS_PAYLOAD);
         let m = ask_udp(&r, "Foo.alias.example.com.", RecordType::A);
         assert_authoritative(&m, ResponseCode::NoError);
         assert_eq!(
@@ -1975,7 +1975,7 @@ subdel.example.          3600     NS    ns.example.net.
         for i in 0..40 {
             text.push_str(&format!("a A 198.51.100.{i}\n"));
         }
-        let r = Responder::new(vec![zone("example.com.", &text)], DEFAULT_EDNS_PAYLOAD);
+        let r = Responder::for_zones(vec![zone("example.com.", &text)], DEFAULT_EDNS_PAYLOAD);
         // a's 40 addresses don't fit in 512 octets; b's one does and is still sent.
         let (bytes, m) = ask(
             &r,
@@ -2003,7 +2003,7 @@ subdel.example.          3600     NS    ns.example.net.
             "$TTL 60\n@ SOA ns1 hm 1 2 3 4 60\n@ NS ns1\n@ MX 10 ns1\n@ A 192.0.2.80\n\
              ns1 A 192.0.2.53\n",
         );
-        let r = Responder::new(vec![z], DEFAULT_EDNS_PAYLOAD);
+        let r = Responder::for_zones(vec![z], DEFAULT_EDNS_PAYLOAD);
         for name in ["example.com.", "ns1.example.com."] {
             let m = ask_udp(&r, name, RecordType::A);
             assert_authoritative(&m, ResponseCode::NoError);
@@ -2045,12 +2045,18 @@ subdel.example.          3600     NS    ns.example.net.
         /// `app` is a geo pool: EU and NA regions, NA with every member down (NODATA);
         /// `lb` is weighted over two variants.
         fn steered_responder() -> Responder {
-            // As the agent does it: the fast path's answers are rendered before the pools'
-            // names get their placeholder RRsets.
-            let answers = AnswerSet::from_zones(&[zone("example.com.", ZONE)]).0;
-            let text = format!("{ZONE}app A 192.0.2.100\nlb A 192.0.2.100\n");
-            let zones = vec![zone("example.com.", &text)];
-            let base = Responder::with_answers(zones, &answers, DEFAULT_EDNS_PAYLOAD);
+            // As the agent does it: the pools' names hold placeholder RRsets, which the fast
+            // path's answers never include.
+            let mut snapshot = Snapshot::unsigned([zone("example.com.", ZONE)]);
+            for name in ["app.example.com.", "lb.example.com."] {
+                snapshot.insert_placeholder(RrSet {
+                    name: n(name),
+                    rtype: RecordType::A,
+                    ttl: 300,
+                    rdata: vec![a(100)],
+                });
+            }
+            let base = Responder::for_snapshot(snapshot, DEFAULT_EDNS_PAYLOAD);
             let views = Views::build(
                 &[
                     region("eu", 1, "198.51.100.0/25"),
@@ -2268,7 +2274,7 @@ ns.sub   A     203.0.113.53
         }
         let origin = Name::from_ascii("example.com.").unwrap();
         let zone = Zone::parse(&origin, &text, "rendered.zone").unwrap();
-        Responder::new(vec![zone], edns_payload)
+        Responder::for_zones(vec![zone], edns_payload)
     }
 
     fn wire(name: &str) -> Vec<u8> {
@@ -2349,7 +2355,10 @@ ns.sub   A     203.0.113.53
                             let q = message(flags, name, qtype, opt.as_deref());
                             for transport in [Transport::Udp, Transport::Tcp] {
                                 let general = r.respond_in_full(&q, transport, None);
-                                if r.rendered.answer(&q, transport, payload).is_some() {
+                                let section = |name: &[u8], qtype| {
+                                    r.rendered.get(name, qtype).map(|r| &r.section)
+                                };
+                                if splice::reply(&q, transport, payload, section).is_some() {
                                     rendered += 1;
                                 }
                                 assert_eq!(

@@ -13,6 +13,7 @@ use hickory_proto::op::{Edns, Message, MessageType, OpCode, Query, ResponseCode}
 use hickory_proto::rr::rdata::A;
 use hickory_proto::rr::{DNSClass, Name, RData, Record, RecordType};
 
+use crate::catalog::Snapshot;
 use crate::config::DEFAULT_EDNS_PAYLOAD;
 use crate::dnssec::*;
 use crate::fallback::responder::{Responder, Transport};
@@ -65,14 +66,21 @@ fn signed_zone(label: &str) -> (Zone, Arc<Signer>, PathBuf) {
     for rrset in signer.apex_rrsets() {
         zone.insert_rrset(rrset.clone());
     }
-    zone.set_signer(signer.clone());
     (zone, signer, dir)
+}
+
+/// The responder for `zone`, signed by `signer`.
+fn signed_responder(zone: Zone, signer: &Arc<Signer>) -> Responder {
+    Responder::for_snapshot(
+        Snapshot::new([(zone, Some(signer.clone()))]),
+        DEFAULT_EDNS_PAYLOAD,
+    )
 }
 
 fn signed(label: &str) -> Signed {
     let (zone, signer, dir) = signed_zone(label);
     Signed {
-        responder: Responder::new(vec![zone], DEFAULT_EDNS_PAYLOAD),
+        responder: signed_responder(zone, &signer),
         signer,
         dir,
     }
@@ -199,7 +207,7 @@ fn positive_answers_carry_verified_rrsigs_and_do0_stays_unsigned() {
     assert!(m.edns.as_ref().unwrap().flags().dnssec_ok);
 
     // DO=0 and no EDNS: what an unsigned zone gives, byte for byte.
-    let unsigned = Responder::new(
+    let unsigned = Responder::for_zones(
         vec![Zone::parse(&n("example.com."), ZONE, "example.zone").unwrap()],
         DEFAULT_EDNS_PAYLOAD,
     );
@@ -463,7 +471,7 @@ fn additional_addresses_are_signed_too() {
 #[test]
 fn steered_answers_are_signed_as_chosen() {
     let (zone, signer, dir) = signed_zone("steered");
-    let base = Responder::new(vec![zone], DEFAULT_EDNS_PAYLOAD);
+    let base = signed_responder(zone, &signer);
     let rrset = |last: u8| RrSet {
         name: n("app.example.com."),
         rtype: RecordType::A,

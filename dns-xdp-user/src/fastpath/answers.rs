@@ -1,45 +1,40 @@
-//! Zone data and steered pools → the fast path's answer map. Every answer the kernel sends is
-//! computed here, once, as the exact bytes of the answer section plus their checksum; the kernel
-//! only copies them.
+//! The fast path's answer map as the agent lays it out: rendered RRsets and steered pools →
+//! map entries. The bytes are [`crate::render`]'s; this module decides the keys, the views and
+//! variants, and the order in which changes reach the kernel.
 //!
 //! Zone RRsets become one entry each (view 0, variant 0). Steered pools ([`AnswerSet::add_steered`])
 //! become one entry per view and variant, laid out as the kernel reads them (see
-//! `dns_xdp_common::answer`). Health changes are applied in place with the ordered
-//! [`Change`]s of [`AnswerSet::changes_to`].
+//! `dns_xdp_common::answer`). Changes in place are applied with the ordered [`Change`]s of
+//! [`AnswerSet::changes_to`].
 //!
-//! RRsets of signed zones, and the pools in them, are signed here, through the zone's
-//! [`Signer`], the very one the fallback signs with: its cache hands both paths the same
-//! signatures, so a DO=1 answer is the same bytes whichever path sends it. The kernel never
-//! signs; it appends the RRSIG records rendered here. The set remembers when the first of its
-//! signatures is due for renewal ([`AnswerSet::renew_at`]): the agent publishes afresh by then.
+//! The kernel never signs: it appends the RRSIG records rendered for it. The set remembers
+//! when the first of its signatures is due for renewal ([`AnswerSet::renew_at`]): the agent
+//! publishes afresh by then.
 
 use std::{
     collections::{hash_map::Entry, HashMap, HashSet},
     net::IpAddr,
+    sync::Arc,
 };
 
-use hickory_proto::{
-    rr::{
-        rdata::{A, AAAA},
-        Name, RData, RecordType,
-    },
-    serialize::binary::{BinEncodable, BinEncoder},
-};
+use hickory_proto::rr::{Name, RecordType};
 
 use dns_xdp_common::answer::{
-    name_hash, AnswerKey, AnswerValue, DEFAULT_VIEW, DNSSEC_SIGNED, DNSSEC_UNPUBLISHED,
-    DNSSEC_UNSIGNED, FIRST_VARIANT, MAX_ANSWER_LEN, NAME_BUF_LEN, QTYPE_A, QTYPE_AAAA,
+    AnswerKey, AnswerValue, DEFAULT_VIEW, DNSSEC_SIGNED, DNSSEC_UNPUBLISHED, DNSSEC_UNSIGNED,
+    FIRST_VARIANT, QTYPE_A, QTYPE_AAAA,
 };
 
 use crate::{
+    catalog::Snapshot,
     dnssec::{self, Signer},
-    zone::{RrSet, Zone},
+    render::{
+        keyed, ones_complement_sum,
+        section::{address_rdata, render, Section},
+        signatures::{earliest, sign},
+        Rendered, RenderedRrset, Signatures, Skipped,
+    },
+    zone::RrSet,
 };
-
-/// Owner name of every answer record: a compression pointer to the question name, which always
-/// starts right after the 12-byte header.
-const POINTER_TO_QUESTION: [u8; 2] = [0xC0, 0x0C];
-const CLASS_IN: u16 = 1;
 
 /// Most views a steered answer has: view ids are one byte.
 pub const MAX_VIEWS: usize = u8::MAX as usize + 1;
@@ -59,25 +54,13 @@ pub struct Answer {
     /// Hash of `name`.
     pub name_hash: u64,
     /// The owner name: lowercased wire format.
-    pub name: Box<[u8]>,
+    pub name: Arc<[u8]>,
     pub answer_count: u16,
     /// The answer section: every record of the RRset, owners compressed to the question.
     /// Empty for the view-0 entry of a steered name whose default view has no answer.
-    pub answer: Box<[u8]>,
+    pub answer: Arc<[u8]>,
     /// What a DO=1 query gets beside the RRset.
     pub dnssec: Signatures,
-}
-
-/// The RRSIGs of an answer, for DO=1 queries.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Signatures {
-    /// The zone is unsigned: the RRset alone.
-    Unsigned,
-    /// `count` RRSIG records, owners compressed to the question, to follow the RRset.
-    Signed { count: u16, bytes: Box<[u8]> },
-    /// The zone is signed, but the RRSIGs are not in the fast path (they would not fit beside
-    /// the RRset, or signing failed): DO=1 queries pass up to the fallback.
-    Unpublished,
 }
 
 impl Answer {
@@ -125,72 +108,25 @@ impl Answer {
     }
 }
 
-/// Why an RRset or a pool the fast path could serve is left to the fallback server.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Skipped {
-    /// The answer section would exceed `MAX_ANSWER_LEN` bytes.
-    TooLarge {
-        name: Name,
-        rtype: RecordType,
-        len: usize,
-    },
-    /// The name is at or below a delegation: it gets a referral, not an authoritative answer.
-    BelowZoneCut { name: Name, rtype: RecordType },
-    /// Another name published first has the same 64-bit hash (about one in 10^12 for a
-    /// million names); only one of them can have the key.
-    HashCollision { name: Name, rtype: RecordType },
-    /// A steered answer's views or variants do not fit the map's layout, or one of them is
-    /// not a list of addresses of the pool's type; `reason` says which.
-    Unsteerable {
-        name: Name,
-        rtype: RecordType,
-        reason: String,
-    },
-}
-
-impl std::fmt::Display for Skipped {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            Skipped::TooLarge { name, rtype, len } => write!(
-                f,
-                "{name} {rtype}: answer of {len} bytes exceeds the fast path's {MAX_ANSWER_LEN}; \
-                 the fallback server answers it"
-            ),
-            Skipped::BelowZoneCut { name, rtype } => write!(
-                f,
-                "{name} {rtype}: at or below a delegation; the fallback server answers it"
-            ),
-            Skipped::HashCollision { name, rtype } => write!(
-                f,
-                "{name} {rtype}: its name hash collides with another name's; the fallback \
-                 server answers it"
-            ),
-            Skipped::Unsteerable {
-                name,
-                rtype,
-                reason,
-            } => write!(
-                f,
-                "{name} {rtype}: {reason}; the fallback server answers it"
-            ),
-        }
-    }
-}
-
-/// The fast path's answers, by map key (generation 0).
+/// The fast path's answers, by map key (generation 0): the zones' entries, which only a whole
+/// publication changes, and the pools', which change in place with health.
 #[derive(Clone, Debug, Default)]
 pub struct AnswerSet {
-    answers: HashMap<AnswerKey, Answer>,
+    /// One per rendered RRset (and the ready-made entries tests build).
+    zones: HashMap<AnswerKey, Answer>,
+    /// Every view and variant of every pool.
+    pools: HashMap<AnswerKey, Answer>,
     /// (type, name hash) of the steered names, which a second pool may not take over.
     steered: HashSet<(u16, u64)>,
-    /// Unix seconds: the earliest renewal time of the signatures in the set.
-    renew_at: Option<u64>,
+    /// Unix seconds: the earliest renewal time of the signatures in each part.
+    zones_renew_at: Option<u64>,
+    pools_renew_at: Option<u64>,
 }
 
 /// One change to the live answer map. [`AnswerSet::changes_to`] lists them in the order that
 /// keeps every lookup chain whole: an entry is written before the entry that leads to it (a
 /// view's variant 0 leads to its other variants, view 0 to the other views), and deleted after.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Change<'a> {
     /// Insert the entry, or replace the one with its key.
     Write(&'a Answer),
@@ -207,6 +143,20 @@ impl Change<'_> {
     }
 }
 
+/// The changes from one set to another, in the order to apply them.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Changes<'a> {
+    pub list: Vec<Change<'a>>,
+    /// How many of the writes add a key the old set lacks: what the map needs room for.
+    pub inserted: usize,
+}
+
+impl Changes<'_> {
+    pub fn is_empty(&self) -> bool {
+        self.list.is_empty()
+    }
+}
+
 /// Where an entry sits in its lookup chain: 2 for view 0 variant 0 (looked up first), 1 for
 /// another view's variant 0, 0 for other variants (looked up last).
 fn chain_rank(key: &AnswerKey) -> u8 {
@@ -218,54 +168,34 @@ fn chain_rank(key: &AnswerKey) -> u8 {
 }
 
 impl AnswerSet {
-    /// Builds the A and AAAA answers of every zone, signed as they are now if their zone is.
-    /// Where zones nest, a name belongs to the zone with the longest origin, as the fallback
-    /// server decides it.
-    pub fn from_zones(zones: &[Zone]) -> (Self, Vec<Skipped>) {
-        let now = dnssec::unix_now();
-        let mut set = Self::default();
+    /// The entries of a snapshot's rendered RRsets.
+    pub fn of(snapshot: &Snapshot) -> (Self, Vec<Skipped>) {
+        let rendered = Rendered::of(snapshot);
+        let (set, mut skipped) = Self::from_rendered(&rendered);
+        skipped.extend_from_slice(rendered.skipped());
+        (set, skipped)
+    }
+
+    /// One entry (view 0, variant 0) per rendered RRset; the RRsets whose name hash another
+    /// name took first are left out.
+    pub fn from_rendered(rendered: &Rendered) -> (Self, Vec<Skipped>) {
+        let mut set = Self {
+            zones_renew_at: rendered.renew_at(),
+            ..Self::default()
+        };
         let mut skipped = Vec::new();
-        let mut renew_at = None;
-        for zone in zones {
-            let cuts: Vec<&Name> = zone
-                .rrsets()
-                .filter(|r| r.rtype == RecordType::NS && r.name != *zone.origin())
-                .map(|r| &r.name)
-                .collect();
-            for rrset in zone.rrsets() {
-                if !matches!(rrset.rtype, RecordType::A | RecordType::AAAA) {
-                    continue;
-                }
-                if !owns(zone, zones, &rrset.name) {
-                    continue;
-                }
-                if cuts.iter().any(|cut| cut.zone_of(&rrset.name)) {
-                    skipped.push(Skipped::BelowZoneCut {
-                        name: rrset.name.clone(),
-                        rtype: rrset.rtype,
-                    });
-                    continue;
-                }
-                match Answer::from_rrset(rrset) {
-                    Ok(mut answer) => match set.answers.entry(answer.key(0)) {
-                        Entry::Occupied(_) => skipped.push(Skipped::HashCollision {
-                            name: rrset.name.clone(),
-                            rtype: rrset.rtype,
-                        }),
-                        Entry::Vacant(slot) => {
-                            if let Some(signer) = zone.signer() {
-                                let signed = sign(signer, rrset, &answer.answer, now);
-                                answer.dnssec = signed.rrsigs;
-                                renew_at = earliest(renew_at, signed.renew_at);
-                            }
-                            slot.insert(answer);
-                        }
-                    },
-                    Err(skip) => skipped.push(skip),
+        for rrset in rendered.iter() {
+            let answer = Answer::fixed(rrset);
+            match set.zones.entry(answer.key(0)) {
+                Entry::Occupied(_) => skipped.push(Skipped::HashCollision {
+                    name: wire_to_name(&rrset.name),
+                    rtype: RecordType::from(rrset.qtype),
+                }),
+                Entry::Vacant(slot) => {
+                    slot.insert(answer);
                 }
             }
         }
-        set.renew_at = renew_at;
         (set, skipped)
     }
 
@@ -273,9 +203,8 @@ impl AnswerSet {
     /// one is kept.
     pub fn from_answers(answers: Vec<Answer>) -> Self {
         Self {
-            answers: answers.into_iter().map(|a| (a.key(0), a)).collect(),
-            steered: HashSet::new(),
-            renew_at: None,
+            zones: answers.into_iter().map(|a| (a.key(0), a)).collect(),
+            ..Self::default()
         }
     }
 
@@ -283,11 +212,7 @@ impl AnswerSet {
     /// signer makes new ones, and the set should be built and published afresh (long before
     /// the old ones expire: see `SigningConfig::refresh`). None without signatures.
     pub fn renew_at(&self) -> Option<u64> {
-        self.renew_at
-    }
-
-    fn renews_at(&mut self, at: Option<u64>) {
-        self.renew_at = earliest(self.renew_at, at);
+        earliest(self.zones_renew_at, self.pools_renew_at)
     }
 
     /// Adds the answers of a steered pool: `name` (any case) and `qtype` (A or AAAA), its `ttl`,
@@ -304,32 +229,10 @@ impl AnswerSet {
     /// without an answer gets no entry, and a query that ends up there passes up (counter
     /// `pass_no_view`). For a `per_view` pool whose view 0 is NODATA, view 0 still gets an entry,
     /// without an answer, so clients of the other views are answered in the kernel.
+    ///
+    /// A pool in a signed zone gives its `signer`: each view's and variant's RRset is signed as
+    /// it is now, as the fallback signs the answer it picks.
     pub fn add_steered(
-        &mut self,
-        name: &Name,
-        qtype: RecordType,
-        ttl: u32,
-        per_view: bool,
-        views: &[Option<Vec<Vec<IpAddr>>>],
-    ) -> Result<(), Skipped> {
-        self.add_steered_with(name, qtype, ttl, per_view, views, None)
-    }
-
-    /// [`AnswerSet::add_steered`] for a pool in a signed zone: each view's and variant's RRset
-    /// is signed by `signer` as it is now, as the fallback signs the answer it picks.
-    pub fn add_signed_steered(
-        &mut self,
-        name: &Name,
-        qtype: RecordType,
-        ttl: u32,
-        per_view: bool,
-        views: &[Option<Vec<Vec<IpAddr>>>],
-        signer: &Signer,
-    ) -> Result<(), Skipped> {
-        self.add_steered_with(name, qtype, ttl, per_view, views, Some(signer))
-    }
-
-    fn add_steered_with(
         &mut self,
         name: &Name,
         qtype: RecordType,
@@ -362,8 +265,8 @@ impl AnswerSet {
                 views.len()
             )));
         }
-        let (key_name, name_len) = name_key(name);
-        let name_hash = name_hash(&key_name, name_len);
+        let (name_bytes, name_hash) = keyed(name);
+        let name_bytes: Arc<[u8]> = name_bytes.into();
         let entry =
             |view: usize, variant: usize, variants: usize, answer: Section, dnssec: Signatures| {
                 Answer {
@@ -373,7 +276,7 @@ impl AnswerSet {
                     variants: variants as u8,
                     qtype: wire_type,
                     name_hash,
-                    name: key_name[..name_len].into(),
+                    name: name_bytes.clone(),
                     answer_count: answer.count,
                     answer: answer.bytes,
                     dnssec,
@@ -418,7 +321,7 @@ impl AnswerSet {
                             ttl,
                             rdata: addrs.iter().map(|&addr| address_rdata(addr)).collect(),
                         };
-                        let signed = sign(signer, &rrset, &answer.bytes, now);
+                        let signed = sign(signer, &rrset, answer.bytes.len(), now);
                         renew_at = earliest(renew_at, signed.renew_at);
                         signed.rrsigs
                     }
@@ -427,10 +330,7 @@ impl AnswerSet {
             }
         }
         if per_view && !entries.is_empty() && entries[0].view != DEFAULT_VIEW {
-            let nothing = Section {
-                count: 0,
-                bytes: Box::default(),
-            };
+            let nothing = Section::empty();
             // No RRset, so nothing to sign: the marker only leads to the other views.
             let dnssec = match signer {
                 None => Signatures::Unsigned,
@@ -447,60 +347,89 @@ impl AnswerSet {
             name_hash,
         };
         if self.steered.contains(&(wire_type, name_hash)) {
-            return Err(match self.answers.get(&root) {
-                Some(other) if *other.name != key_name[..name_len] => Skipped::HashCollision {
+            return Err(match self.pools.get(&root) {
+                Some(other) if other.name != name_bytes => Skipped::HashCollision {
                     name: name.clone(),
                     rtype: qtype,
                 },
                 _ => unsteerable("another pool already serves this name and type".into()),
             });
         }
-        if let Some(zone_answer) = self.answers.get(&root) {
-            if *zone_answer.name != key_name[..name_len] {
+        if let Some(zone_answer) = self.zones.get(&root) {
+            if zone_answer.name != name_bytes {
                 return Err(Skipped::HashCollision {
                     name: name.clone(),
                     rtype: qtype,
                 });
             }
-            self.answers.remove(&root);
+            self.zones.remove(&root);
         }
         self.steered.insert((wire_type, name_hash));
-        self.answers
+        self.pools
             .extend(entries.into_iter().map(|a| (a.key(0), a)));
-        self.renews_at(renew_at);
+        self.pools_renew_at = earliest(self.pools_renew_at, renew_at);
         Ok(())
     }
 
-    /// The pools' entries of this set alone (what health changes update in place), as
-    /// rendered and signed for it.
-    pub fn steered_only(&self) -> AnswerSet {
+    /// This set with the pools' entries of `other` in place of its own: what a health change
+    /// makes of the set being served.
+    pub fn with_pools_of(&self, other: &AnswerSet) -> AnswerSet {
         AnswerSet {
-            answers: self
-                .answers
-                .iter()
-                .filter(|(key, _)| self.steered.contains(&(key.qtype, key.name_hash)))
-                .map(|(key, answer)| (*key, answer.clone()))
-                .collect(),
-            steered: self.steered.clone(),
-            renew_at: self.renew_at,
+            zones: self.zones.clone(),
+            pools: other.pools.clone(),
+            steered: other.steered.clone(),
+            zones_renew_at: self.zones_renew_at,
+            pools_renew_at: other.pools_renew_at,
         }
     }
 
     pub fn len(&self) -> usize {
-        self.answers.len()
+        self.zones.len() + self.pools.len()
     }
 
     pub fn is_empty(&self) -> bool {
-        self.answers.is_empty()
+        self.len() == 0
     }
 
     pub fn iter(&self) -> impl Iterator<Item = &Answer> {
-        self.answers.values()
+        self.zones.values().chain(self.pools.values())
+    }
+
+    /// The pools' entries.
+    pub fn pools(&self) -> impl Iterator<Item = &Answer> {
+        self.pools.values()
     }
 
     /// The answer with `key`, whose generation must be 0.
     pub fn get(&self, key: &AnswerKey) -> Option<&Answer> {
-        self.answers.get(key)
+        self.zones.get(key).or_else(|| self.pools.get(key))
+    }
+
+    /// Applies `changes`, made to the pools' entries of a set like this one, to this set: how
+    /// the agent's record of what the kernel holds follows each change the kernel took.
+    pub fn apply_to_pools(&mut self, changes: &[Change<'_>]) {
+        for change in changes {
+            match *change {
+                Change::Write(answer) => {
+                    self.pools.insert(answer.key(0), answer.clone());
+                }
+                Change::Delete(key) => {
+                    self.pools.remove(&key);
+                }
+            }
+        }
+    }
+
+    /// The changes that turn the pools' entries of `self` into those of `new`, ordered as
+    /// [`AnswerSet::changes_to`] orders them; the zones' entries are not looked at.
+    pub fn pool_changes_to<'a>(&self, new: &'a AnswerSet) -> Changes<'a> {
+        diff(
+            |key| self.pools.get(key),
+            self.pools.keys(),
+            |key| self.get(key).is_some(),
+            |key| new.pools.contains_key(key),
+            new.pools.iter(),
+        )
     }
 
     /// The changes that turn the map entries of `self` into those of `new`, in the order to
@@ -510,192 +439,103 @@ impl AnswerSet {
     /// each lookup chain whole. (Queries overlapping the batch pass up anyway, see
     /// `Dataplane::update_answers`; the order keeps a batch stopped by an error consistent.)
     /// Entries equal in both are not touched.
-    pub fn changes_to<'a>(&self, new: &'a AnswerSet) -> Vec<Change<'a>> {
-        // One list per chain rank: writes go out rank 0 first, deletes rank 2 first.
-        let mut writes: [Vec<Change<'a>>; 3] = Default::default();
-        let mut deletes: [Vec<Change<'a>>; 3] = Default::default();
-        for (key, answer) in &new.answers {
-            if self.answers.get(key) != Some(answer) {
-                writes[chain_rank(key) as usize].push(Change::Write(answer));
-            }
-        }
-        for key in self.answers.keys() {
-            if !new.answers.contains_key(key) {
-                deletes[chain_rank(key) as usize].push(Change::Delete(*key));
-            }
-        }
-        writes
-            .into_iter()
-            .chain(deletes.into_iter().rev())
-            .flatten()
-            .collect()
+    pub fn changes_to<'a>(&self, new: &'a AnswerSet) -> Changes<'a> {
+        diff(
+            |key| self.get(key),
+            self.zones.keys().chain(self.pools.keys()),
+            |key| self.get(key).is_some(),
+            |key| new.get(key).is_some(),
+            new.zones.iter().chain(new.pools.iter()),
+        )
     }
 }
 
-/// True when no other zone in `zones` is more specific for `name` than `zone`.
-fn owns(zone: &Zone, zones: &[Zone], name: &Name) -> bool {
-    let depth = zone.origin().num_labels();
-    !zones
-        .iter()
-        .any(|other| other.origin().num_labels() > depth && other.origin().zone_of(name))
-}
-
-/// A rendered answer section and its record count.
-struct Section {
-    count: u16,
-    bytes: Box<[u8]>,
-}
-
-/// Renders records of `qtype` with `ttl`, one per RDATA, owners compressed to the question;
-/// `Err(len)` when the section would exceed `MAX_ANSWER_LEN`.
-fn render(qtype: u16, ttl: u32, rdata: &[Vec<u8>]) -> Result<Section, usize> {
-    let mut bytes = Vec::with_capacity(rdata.len() * 28);
-    for rdata in rdata {
-        bytes.extend_from_slice(&POINTER_TO_QUESTION);
-        bytes.extend_from_slice(&qtype.to_be_bytes());
-        bytes.extend_from_slice(&CLASS_IN.to_be_bytes());
-        bytes.extend_from_slice(&ttl.to_be_bytes());
-        bytes.extend_from_slice(&(rdata.len() as u16).to_be_bytes());
-        bytes.extend_from_slice(rdata);
-    }
-    if bytes.len() > MAX_ANSWER_LEN {
-        return Err(bytes.len());
-    }
-    Ok(Section {
-        count: rdata.len() as u16,
-        bytes: bytes.into(),
-    })
-}
-
-/// An answer's RRSIGs and when they are due for renewal.
-struct Signed {
-    rrsigs: Signatures,
-    renew_at: Option<u64>,
-}
-
-/// Signs `rrset` (owned by its own name, as the fallback signs a direct answer) with `signer`
-/// and renders the RRSIGs to follow `answer`, its rendered section, if they fit beside it.
-fn sign(signer: &Signer, rrset: &RrSet, answer: &[u8], now: u64) -> Signed {
-    match signer.sign(&rrset.name, rrset, now) {
-        Ok(rrsigs) => {
-            let wire = rrsigs.wire_after_question(&rrset.name, rrset.ttl);
-            let renew_at = Some(rrsigs.renew_at());
-            if answer.len() + wire.bytes.len() > MAX_ANSWER_LEN {
-                log::info!(
-                    "{} {}: the RRSIGs ({} bytes) do not fit beside the answer in the fast                      path's {MAX_ANSWER_LEN} bytes; the fallback answers its DO=1 queries",
-                    rrset.name,
-                    rrset.rtype,
-                    wire.bytes.len()
-                );
-                return Signed {
-                    rrsigs: Signatures::Unpublished,
-                    renew_at,
-                };
-            }
-            Signed {
-                rrsigs: Signatures::Signed {
-                    count: wire.count,
-                    bytes: wire.bytes.into(),
-                },
-                renew_at,
-            }
-        }
-        Err(e) => {
-            log::error!(
-                "cannot sign {} {} for the fast path: {e}; the fallback answers its DO=1 queries",
-                rrset.name,
-                rrset.rtype
-            );
-            Signed {
-                rrsigs: Signatures::Unpublished,
-                renew_at: None,
-            }
+/// The ordered changes from the entries `old` finds (whose keys are `old_keys`) to `new`
+/// (whose keys `in_new` tells); `in_map` tells the keys the map holds already, which a write
+/// replaces rather than inserts.
+fn diff<'o, 'a>(
+    old: impl Fn(&AnswerKey) -> Option<&'o Answer>,
+    old_keys: impl Iterator<Item = &'o AnswerKey>,
+    in_map: impl Fn(&AnswerKey) -> bool,
+    in_new: impl Fn(&AnswerKey) -> bool,
+    new: impl Iterator<Item = (&'a AnswerKey, &'a Answer)>,
+) -> Changes<'a> {
+    let mut writes = Vec::new();
+    let mut inserted = 0;
+    for (key, answer) in new {
+        if old(key) != Some(answer) {
+            inserted += usize::from(!in_map(key));
+            writes.push(Change::Write(answer));
         }
     }
-}
-
-fn earliest(a: Option<u64>, b: Option<u64>) -> Option<u64> {
-    match (a, b) {
-        (Some(a), Some(b)) => Some(a.min(b)),
-        (a, b) => a.or(b),
+    let deletes = old_keys
+        .filter(|key| !in_new(key))
+        .map(|key| Change::Delete(*key))
+        .collect();
+    Changes {
+        list: order(writes).into_iter().chain(order(deletes)).collect(),
+        inserted,
     }
 }
 
-fn address_rdata(addr: IpAddr) -> RData {
-    match addr {
-        IpAddr::V4(v4) => RData::A(A(v4)),
-        IpAddr::V6(v6) => RData::AAAA(AAAA(v6)),
-    }
+/// Writes deepest in the lookup chain first, deletes shallowest first (see
+/// [`AnswerSet::changes_to`]); `changes` are all writes or all deletes.
+fn order(mut changes: Vec<Change<'_>>) -> Vec<Change<'_>> {
+    changes.sort_by_key(|change| {
+        let rank = chain_rank(&change.key());
+        match change {
+            Change::Write(_) => rank,
+            Change::Delete(_) => 2 - rank,
+        }
+    });
+    changes
 }
 
 impl Answer {
-    /// Renders an A or AAAA RRset as answer-section bytes, unsigned.
-    pub fn from_rrset(rrset: &RrSet) -> Result<Self, Skipped> {
-        let qtype = match rrset.rtype {
-            RecordType::A => QTYPE_A,
-            RecordType::AAAA => QTYPE_AAAA,
-            other => unreachable!("only A and AAAA RRsets are rendered, not {other}"),
-        };
-        let rdata: Vec<Vec<u8>> = rrset.rdata.iter().map(encode_rdata).collect();
-        let rendered = render(qtype, rrset.ttl, &rdata).map_err(|len| Skipped::TooLarge {
-            name: rrset.name.clone(),
-            rtype: rrset.rtype,
-            len,
-        })?;
-        let (name, name_len) = name_key(&rrset.name);
-        Ok(Self {
+    /// The entry of a rendered RRset: view 0, variant 0, the same for every client.
+    pub fn fixed(rrset: &RenderedRrset) -> Self {
+        Self {
             view: DEFAULT_VIEW,
             variant: FIRST_VARIANT,
             per_view: false,
             variants: 1,
-            qtype,
-            name_hash: name_hash(&name, name_len),
-            name: name[..name_len].into(),
-            answer_count: rendered.count,
-            answer: rendered.bytes,
-            dnssec: Signatures::Unsigned,
-        })
+            qtype: rrset.qtype,
+            name_hash: rrset.name_hash,
+            name: rrset.name.clone(),
+            answer_count: rrset.section.count,
+            answer: rrset.section.bytes.clone(),
+            dnssec: rrset.signatures.clone(),
+        }
     }
 }
 
-fn encode_rdata(rdata: &RData) -> Vec<u8> {
-    let mut out = Vec::with_capacity(16);
-    let mut encoder = BinEncoder::new(&mut out);
-    rdata
-        .emit(&mut encoder)
-        .expect("A and AAAA RDATA always encode");
-    out
-}
-
-/// The map form of a name: lowercased wire format, zero padded, and its length.
-pub fn name_key(name: &Name) -> ([u8; NAME_BUF_LEN], usize) {
-    let mut key = [0u8; NAME_BUF_LEN];
+/// The name of a map-form key, for the log.
+pub fn wire_to_name(wire: &[u8]) -> Name {
+    let mut labels = Vec::new();
     let mut at = 0;
-    for label in name.to_lowercase().iter() {
-        key[at] = label.len() as u8;
-        key[at + 1..at + 1 + label.len()].copy_from_slice(label);
-        at += 1 + label.len();
+    while let Some(&len) = wire.get(at) {
+        if len == 0 {
+            break;
+        }
+        labels.push(&wire[at + 1..(at + 1 + usize::from(len)).min(wire.len())]);
+        at += 1 + usize::from(len);
     }
-    // The root label's zero is already there.
-    (key, at + 1)
-}
-
-/// The 16-bit ones'-complement sum (RFC 1071) of `bytes` starting at an even offset, folded but
-/// not complemented.
-pub fn ones_complement_sum(bytes: &[u8]) -> u16 {
-    let mut sum: u64 = bytes
-        .chunks(2)
-        .map(|pair| u16::from_be_bytes([pair[0], *pair.get(1).unwrap_or(&0)]) as u64)
-        .sum();
-    while sum > 0xFFFF {
-        sum = (sum & 0xFFFF) + (sum >> 16);
-    }
-    sum as u16
+    Name::from_labels(labels).unwrap_or_else(|_| Name::root())
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::{
+        render::name_key,
+        zone::{Name, Zone},
+    };
+    use dns_xdp_common::answer::name_hash;
+
+    /// The entries of unsigned `zones`, as a publication makes them.
+    fn from_zones(zones: impl IntoIterator<Item = Zone>) -> (AnswerSet, Vec<Skipped>) {
+        AnswerSet::of(&Snapshot::unsigned(zones))
+    }
 
     fn zone(text: &str) -> Zone {
         let origin = Name::from_ascii("example.com.").unwrap();
@@ -718,7 +558,7 @@ mod tests {
     #[test]
     fn renders_a_record_with_pointer_ttl_and_checksum() {
         let z = zone(&format!("{BASE}www 120 IN A 192.0.2.10\n"));
-        let (set, skipped) = AnswerSet::from_zones(&[z]);
+        let (set, skipped) = from_zones([z]);
         assert!(skipped.is_empty());
         let a = find(&set, "www.example.com.", QTYPE_A);
         let expected = [0xC0, 0x0C, 0, 1, 0, 1, 0, 0, 0, 120, 0, 4, 192, 0, 2, 10];
@@ -743,9 +583,9 @@ mod tests {
         for i in 0..31 {
             text.push_str(&format!("big IN A 198.51.100.{i}\n"));
         }
-        let mut z = zone(&text);
-        z.set_signer(std::sync::Arc::new(signer));
-        let (set, skipped) = AnswerSet::from_zones(std::slice::from_ref(&z));
+        let z = zone(&text);
+        let signer = std::sync::Arc::new(signer);
+        let (set, skipped) = AnswerSet::of(&Snapshot::new([(z.clone(), Some(signer.clone()))]));
         assert!(skipped.is_empty(), "{skipped:?}");
 
         let www = find(&set, "www.example.com.", QTYPE_A);
@@ -755,7 +595,7 @@ mod tests {
         );
         let rrset = rrset.unwrap();
         // The signer's cache hands out the signature the set holds: the fallback's too.
-        let sigs = z.signer().unwrap().sign(&rrset.name, rrset, now).unwrap();
+        let sigs = signer.sign(&rrset.name, rrset, now).unwrap();
         let wire = sigs.wire_after_question(&rrset.name, 120);
         assert_eq!(
             www.dnssec,
@@ -777,7 +617,7 @@ mod tests {
         assert_eq!(big.dnssec, Signatures::Unpublished);
         assert_eq!(big.value().dnssec, DNSSEC_UNPUBLISHED);
         // Unsigned zones stay unsigned.
-        let (plain, _) = AnswerSet::from_zones(&[zone(&text)]);
+        let (plain, _) = from_zones([zone(&text)]);
         let value = find(&plain, "www.example.com.", QTYPE_A).value();
         assert_eq!((value.dnssec, value.rrsig_len), (DNSSEC_UNSIGNED, 0));
         assert_eq!(plain.renew_at(), None);
@@ -788,7 +628,7 @@ mod tests {
         let z = zone(&format!(
             "{BASE}v6 IN AAAA 2001:db8::1\nv6 IN AAAA 2001:db8::2\nv6 IN AAAA 2001:db8::3\nv6 IN AAAA 2001:db8::4\n"
         ));
-        let (set, _) = AnswerSet::from_zones(&[z]);
+        let (set, _) = from_zones([z]);
         let a = find(&set, "v6.example.com.", QTYPE_AAAA);
         assert_eq!(a.value().answer_count, 4);
         assert_eq!(a.value().answer_len, 4 * 28);
@@ -796,24 +636,16 @@ mod tests {
     }
 
     #[test]
-    fn key_is_lowercase_wire_format_zero_padded() {
-        let (key, len) = name_key(&Name::from_ascii("WwW.Example.COM.").unwrap());
-        assert_eq!(len, 17);
-        assert_eq!(&key[..17], b"\x03www\x07example\x03com\x00");
-        assert!(key[17..].iter().all(|&b| b == 0));
-    }
-
-    #[test]
     fn only_address_rrsets_become_answers() {
         let z = zone(&format!("{BASE}mail IN MX 10 ns1\ntxt IN TXT \"hi\"\n"));
-        let (set, _) = AnswerSet::from_zones(&[z]);
+        let (set, _) = from_zones([z]);
         assert_eq!(set.len(), 1, "only ns1 A");
     }
 
     #[test]
     fn names_below_a_delegation_are_left_to_the_fallback() {
         let z = zone(&format!("{BASE}sub IN NS ns.sub\nns.sub IN A 192.0.2.99\n"));
-        let (set, skipped) = AnswerSet::from_zones(&[z]);
+        let (set, skipped) = from_zones([z]);
         assert_eq!(set.len(), 1);
         assert!(matches!(skipped[0], Skipped::BelowZoneCut { .. }));
     }
@@ -824,7 +656,7 @@ mod tests {
         for i in 0..40 {
             text.push_str(&format!("big IN A 192.0.2.{i}\n"));
         }
-        let (set, skipped) = AnswerSet::from_zones(&[zone(&text)]);
+        let (set, skipped) = from_zones([zone(&text)]);
         assert_eq!(set.len(), 1);
         assert!(matches!(skipped[0], Skipped::TooLarge { len: 640, .. }));
     }
@@ -841,7 +673,7 @@ mod tests {
             "child.zone",
         )
         .unwrap();
-        let (set, _) = AnswerSet::from_zones(&[parent, child]);
+        let (set, _) = from_zones([parent, child]);
         let a = find(&set, "ns1.child.example.com.", QTYPE_A);
         assert_eq!(&a.value().data[12..16], &[198, 51, 100, 1]);
         assert_eq!(set.iter().filter(|a| a.qtype == QTYPE_A).count(), 2);
@@ -849,7 +681,7 @@ mod tests {
 
     #[test]
     fn key_hash_covers_case_folded_name_and_type() {
-        let (set, _) = AnswerSet::from_zones(&[zone(&format!(
+        let (set, _) = from_zones([zone(&format!(
             "{BASE}www A 192.0.2.1\nwww AAAA 2001:db8::1\n"
         ))]);
         let a = find(&set, "www.example.com.", QTYPE_A);
@@ -863,16 +695,6 @@ mod tests {
         assert_ne!(a.key(1).name_hash, name_hash(&other, len));
     }
 
-    #[test]
-    fn checksum_matches_rfc1071_example() {
-        // RFC 1071 §3 example: 00 01 f2 03 f4 f5 f6 f7 sums to ddf2.
-        assert_eq!(
-            ones_complement_sum(&[0x00, 0x01, 0xf2, 0x03, 0xf4, 0xf5, 0xf6, 0xf7]),
-            0xddf2
-        );
-        assert_eq!(ones_complement_sum(&[0xff]), 0xff00);
-    }
-
     fn ips(list: &[&str]) -> Vec<IpAddr> {
         list.iter().map(|a| a.parse().unwrap()).collect()
     }
@@ -883,7 +705,7 @@ mod tests {
 
     fn steered(per_view: bool, views: &[Option<Vec<Vec<IpAddr>>>]) -> AnswerSet {
         let mut set = AnswerSet::default();
-        set.add_steered(&app(), RecordType::A, 60, per_view, views)
+        set.add_steered(&app(), RecordType::A, 60, per_view, views, None)
             .unwrap();
         set
     }
@@ -903,7 +725,7 @@ mod tests {
         let z = zone(&format!(
             "{BASE}app 60 IN A 192.0.2.10\napp 60 IN A 192.0.2.11\n"
         ));
-        let (zone_set, _) = AnswerSet::from_zones(&[z]);
+        let (zone_set, _) = from_zones([z]);
         let from_zone = find(&zone_set, "app.example.com.", QTYPE_A);
         let set = steered(false, &[Some(vec![ips(&["192.0.2.10", "192.0.2.11"])])]);
         let pool = find(&set, "app.example.com.", QTYPE_A);
@@ -917,6 +739,7 @@ mod tests {
             30,
             false,
             &[Some(vec![ips(&["2001:db8::7"])])],
+            None,
         )
         .unwrap();
         let value = find(&set, "app.example.com.", QTYPE_AAAA).value();
@@ -995,24 +818,25 @@ mod tests {
     #[test]
     fn a_pool_replaces_the_zone_rrset_of_its_name() {
         let z = zone(&format!("{BASE}app IN A 192.0.2.99\n"));
-        let (mut set, _) = AnswerSet::from_zones(&[z]);
+        let (mut set, _) = from_zones([z]);
         set.add_steered(
             &app(),
             RecordType::A,
             60,
             true,
             &[None, Some(vec![ips(&["192.0.2.1"])])],
+            None,
         )
         .unwrap();
         let root = find(&set, "app.example.com.", QTYPE_A);
         assert_eq!(root.answer_count, 0, "the zone's answer is gone");
         // Even a pool with nothing to answer takes the name over.
         let z = zone(&format!("{BASE}app IN A 192.0.2.99\n"));
-        let (mut set, _) = AnswerSet::from_zones(&[z]);
-        set.add_steered(&app(), RecordType::A, 60, false, &[None])
+        let (mut set, _) = from_zones([z]);
+        set.add_steered(&app(), RecordType::A, 60, false, &[None], None)
             .unwrap();
         assert_eq!(set.len(), 1, "only ns1 A is left");
-        let again = set.add_steered(&app(), RecordType::A, 60, false, &[None]);
+        let again = set.add_steered(&app(), RecordType::A, 60, false, &[None], None);
         assert!(
             matches!(again, Err(Skipped::Unsteerable { .. })),
             "{again:?}"
@@ -1023,7 +847,7 @@ mod tests {
     fn unsteerable_pools_are_left_whole_to_the_fallback() {
         let add = |qtype, per_view, views: &[Option<Vec<Vec<IpAddr>>>]| {
             let mut set = AnswerSet::default();
-            let result = set.add_steered(&app(), qtype, 60, per_view, views);
+            let result = set.add_steered(&app(), qtype, 60, per_view, views, None);
             assert!(set.is_empty(), "nothing added when skipped");
             result.unwrap_err()
         };
@@ -1075,6 +899,7 @@ mod tests {
     /// The changes as ('W' or 'D', view, variant).
     fn ops(old: &AnswerSet, new: &AnswerSet) -> Vec<(char, u8, u8)> {
         old.changes_to(new)
+            .list
             .iter()
             .map(|c| {
                 let key = c.key();
@@ -1144,7 +969,7 @@ mod tests {
         assert_eq!(changes, [('D', 0, 0), ('D', 1, 0), ('D', 1, 1)]);
         // Only keys of either set are touched: a zone's answers are not in these sets.
         let z = zone(BASE);
-        let (zones, _) = AnswerSet::from_zones(&[z]);
+        let (zones, _) = from_zones([z]);
         assert!(zones.changes_to(&zones).is_empty());
     }
 }

@@ -31,16 +31,17 @@ use dns_xdp_common::{
     answer::{AnswerKey, AnswerValue},
     counters::{Counter, COUNTER_COUNT},
     map_names, program_names,
-    publish::{Live, PublishState},
+    publish::{Live, PublishState, LAYOUT_VERSION},
     views::{ViewKey, ViewValue, MAX_VIEW_PREFIXES},
 };
 
 use crate::{
     config::XdpAttachMode,
     fastpath::{
-        answers::{AnswerSet, Change},
+        answers::{AnswerSet, Change, Changes},
         bpffs::{self, BpffsError},
         pin_dir::{self, PinDir, PinDirError, LINK_PIN},
+        requirements::{self, RequirementError},
         takeover::{self, PINNED_MAPS},
     },
 };
@@ -96,6 +97,8 @@ pub enum DataplaneError {
     PinDir(#[from] PinDirError),
     #[error(transparent)]
     Bpffs(#[from] BpffsError),
+    #[error(transparent)]
+    Requirement(#[from] RequirementError),
     #[error("the pinned link {path}: {source}")]
     Link {
         path: PathBuf,
@@ -152,14 +155,7 @@ pub enum Attached {
     TookOver,
 }
 
-/// A client prefix and the view its clients get (0, the default view, makes a prefix inside a
-/// region's prefix an exception to it).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct ViewPrefix {
-    pub addr: IpAddr,
-    pub prefix_len: u8,
-    pub view: u8,
-}
+pub use dns_xdp_common::views::ViewPrefix;
 
 /// What an in-place update did to a map.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -167,6 +163,35 @@ pub struct Updated {
     /// Entries inserted or replaced.
     pub written: usize,
     pub deleted: usize,
+}
+
+/// What [`Dataplane::apply`] did: the first `done` changes took effect, in their order; the
+/// rest did not, for `error`'s reason.
+#[derive(Debug)]
+pub struct Applied {
+    pub done: usize,
+    pub updated: Updated,
+    pub error: Option<DataplaneError>,
+}
+
+impl Applied {
+    /// All of it, or the error.
+    pub fn into_result(self) -> Result<Updated, DataplaneError> {
+        match self.error {
+            None => Ok(self.updated),
+            Some(e) => Err(e),
+        }
+    }
+}
+
+/// What [`Dataplane::publish`] did: `generation` is live with its view trie.
+#[derive(Debug)]
+pub struct Published {
+    pub generation: u32,
+    /// Why the previous generation's entries, or the prefixes of the trie that is no longer
+    /// live, could not all be removed after the flip. Nothing answers from them; they take room
+    /// until [`Dataplane::remove_stale`] (which the next publication runs first) removes them.
+    pub leftovers: Option<DataplaneError>,
 }
 
 pub struct Dataplane {
@@ -212,6 +237,7 @@ impl Dataplane {
         edns_payload: u16,
         pin_dir: Option<&Path>,
     ) -> Result<Self, DataplaneError> {
+        requirements::check()?;
         if let Some(dir) = pin_dir {
             if let Some(at) = bpffs::ensure(dir)? {
                 log::info!(
@@ -277,20 +303,18 @@ impl Dataplane {
             dataplane.live = dataplane.publish.live();
             let live = dataplane.live.generation;
             dataplane.capacity = found.answer_capacity;
-            // A generation the dead agent was still writing was never live: out with it, so
-            // that the next publish, which may reuse its number, starts clean. A dead agent may
-            // have died inside an update: its sequence may be odd, so make it even again.
+            // A dead agent may have died inside an update: its sequence may be odd, so make it
+            // even again. A generation it was still writing was never live: out with it (and
+            // with whatever it failed to clean up), so that the next publish, which may reuse
+            // its number, starts clean. Whatever of it a query read is a dead process's past:
+            // that query ended long ago.
             dataplane.publish.settle();
-            let stale = keys_where(&dataplane.answers, |k| k.generation != live);
-            {
-                let _update = dataplane.publish.begin_update();
-                remove_keys(&mut dataplane.answers, &stale)?;
-            }
-            // In-place updates and publishing work from what the maps hold.
-            dataplane.live_entries = dataplane.answer_keys().len();
             for trie in 0..2 {
                 dataplane.trie_contents[trie] = dataplane.trie_entries(trie)?;
             }
+            dataplane.remove_stale()?;
+            // In-place updates and publishing work from what the maps hold.
+            dataplane.live_entries = dataplane.answer_keys().len();
             dataplane.inherited_answers = live != 0 && found.link_ifindex.is_some();
             log::info!(
                 "took over the maps pinned in {} (live generation {live})",
@@ -300,6 +324,7 @@ impl Dataplane {
                     .map_or(String::new(), |d| d.path().display().to_string())
             );
         } else {
+            dataplane.publish.set_layout(LAYOUT_VERSION);
             dataplane.publish.set_live(dataplane.live);
         }
         Ok(dataplane)
@@ -476,20 +501,23 @@ impl Dataplane {
     /// Publishes a whole answer set and the client prefixes of its views (`prefixes`; of two
     /// entries for one prefix the later wins): writes the answers under a new generation and
     /// the prefixes into the view trie that is not live, flips generation, trie and EDNS size
-    /// in one store, then deletes the old generation (under the update sequence) and empties
-    /// the old trie. A query sees the old answers with the old views, or the new with the new.
-    /// When the prefixes are those already live, the live trie stays and neither is written.
+    /// in one store and moves the update sequence past the flip, then deletes the old
+    /// generation and empties the old trie, which no query reads any more (see
+    /// `dns_xdp_common::publish`). A query sees the old answers with the old views, or the new
+    /// with the new. When the prefixes are those already live, the live trie stays and neither
+    /// is written.
     ///
-    /// On error nothing live has changed, except when removing the old generation or emptying
-    /// the old trie fails: then the new ones are live, and the next publish removes the rest.
+    /// On error nothing live has changed. Once the flip is made the publication stands: what
+    /// could not be cleaned up after it is in [`Published::leftovers`].
     pub fn publish(
         &mut self,
         set: &AnswerSet,
         prefixes: &[ViewPrefix],
-    ) -> Result<u32, DataplaneError> {
+    ) -> Result<Published, DataplaneError> {
         let wanted = trie_contents(prefixes)?;
-        let present = self.answers.keys().count();
-        if present + set.len() > self.capacity as usize {
+        // What an earlier publication left behind takes room this one needs.
+        self.remove_stale()?;
+        if self.live_entries + set.len() > self.capacity as usize {
             return Err(DataplaneError::Capacity {
                 count: set.len(),
                 capacity: self.capacity / 2,
@@ -509,10 +537,8 @@ impl Dataplane {
         // frees nothing a query may hold, so no update sequence (see `dns_xdp_common::publish`).
         let mut written = Ok(());
         if trie != old_trie {
-            // Empty unless an error stopped the last publish before it emptied it.
-            written = self
-                .clear_trie(trie)
-                .and_then(|()| self.fill_trie(trie, &wanted));
+            // Empty: `remove_stale` emptied the idle trie.
+            written = self.fill_trie(trie, &wanted);
         }
         if written.is_ok() {
             written = set.iter().try_for_each(|answer| {
@@ -524,7 +550,8 @@ impl Dataplane {
         if let Err(e) = written {
             // Take the half-written state back out: the next publish reuses the generation
             // number and the trie, and must not inherit anything from this one. None of it was
-            // ever live, so no query holds it.
+            // ever live, so no query holds it; what cannot be removed now, `remove_stale`
+            // removes before the next publication.
             let half_written = keys_where(&self.answers, |k| k.generation == next);
             let _ = remove_keys(&mut self.answers, &half_written);
             if trie != old_trie {
@@ -539,78 +566,95 @@ impl Dataplane {
             _pad: 0,
         };
         self.publish.set_live(self.live);
+        self.publish.advance();
         self.live_entries = set.len();
-        // Listed first, so that the update sequence is odd (queries pass up) only while the
-        // deletes run.
-        let old = keys_where(&self.answers, |k| k.generation != next);
-        {
-            // Queries that read the old generation may still be reading its entries.
-            let _update = self.publish.begin_update();
-            remove_keys(&mut self.answers, &old)?;
-        }
-        if trie != old_trie {
-            // A query still on the old trie read the update sequence before the deletes above,
-            // and passes up when it reads it again.
-            self.clear_trie(old_trie)?;
-        }
-        Ok(next)
+        Ok(Published {
+            generation: next,
+            leftovers: self.remove_stale().err(),
+        })
     }
 
-    /// Changes the live generation in place from `old` to `new`: writes the entries that are new
-    /// or differ, deletes those `new` lacks, in the order of [`AnswerSet::changes_to`], and
-    /// leaves equal ones alone. The whole batch runs under the update sequence: a query that
-    /// overlaps it passes up (`pass_torn`), so every answer comes from the old set or the new
-    /// one. For health changes; a reload publishes a whole new generation with
-    /// [`Dataplane::publish`].
+    /// Removes everything no query reaches: the entries of generations other than the live
+    /// one, and the prefixes of the view trie that is not live. Their last readers began before
+    /// the flip that retired them, and that flip moved the update sequence on, so no odd
+    /// sequence is needed (see `dns_xdp_common::publish`). Returns how many entries went.
+    pub fn remove_stale(&mut self) -> Result<usize, DataplaneError> {
+        let live = self.live.generation;
+        let stale = keys_where(&self.answers, |k| k.generation != live);
+        remove_keys(&mut self.answers, &stale)?;
+        self.clear_trie(1 - self.live.views as usize)?;
+        Ok(stale.len())
+    }
+
+    /// Applies `changes` to the live generation in place, in their order: writes the entries
+    /// they write, deletes those they delete. The whole batch runs under the update sequence: a
+    /// query that overlaps it passes up (`pass_torn`), so every answer comes from an entry
+    /// before or after a change, never one being rewritten. For changes in place (health); a
+    /// reload publishes a whole new generation with [`Dataplane::publish`].
     ///
-    /// `old` must be what the live generation holds for its keys: the last set published or
-    /// updated to, or any part of it (such as the steered answers alone, with `new` their
-    /// successor), since keys in neither set are not touched. On error the map is part way
-    /// between the two (each entry whole, every lookup chain whole, as the order keeps them);
-    /// publish a whole set to recover.
-    pub fn update_answers(
-        &mut self,
-        old: &AnswerSet,
-        new: &AnswerSet,
-    ) -> Result<Updated, DataplaneError> {
+    /// `changes` must be ordered as [`AnswerSet::changes_to`] orders them, so that each step
+    /// leaves every lookup chain whole: stopped by an error half way, the map holds each entry
+    /// whole, and exactly the first [`Applied::done`] changes.
+    pub fn apply(&mut self, changes: &Changes<'_>) -> Applied {
+        let mut applied = Applied {
+            done: 0,
+            updated: Updated::default(),
+            error: None,
+        };
         if self.live.generation == 0 {
-            return Err(DataplaneError::NothingPublished);
+            applied.error = Some(DataplaneError::NothingPublished);
+            return applied;
         }
-        let changes = old.changes_to(new);
-        let inserted = changes
-            .iter()
-            .filter(|c| matches!(c, Change::Write(a) if old.get(&a.key(0)).is_none()))
-            .count();
         let room = self.capacity as usize / 2;
-        if self.live_entries + inserted > room {
-            return Err(DataplaneError::Capacity {
-                count: self.live_entries + inserted,
+        if self.live_entries + changes.inserted > room {
+            applied.error = Some(DataplaneError::Capacity {
+                count: self.live_entries + changes.inserted,
                 capacity: room as u32,
             });
+            return applied;
         }
         let generation = self.live.generation;
-        let mut updated = Updated::default();
         let _update = self.publish.begin_update();
-        for change in &changes {
-            match change {
+        for change in &changes.list {
+            let result = match change {
                 Change::Write(answer) => {
+                    let key = answer.key(generation);
+                    let new = self.answers.get(&key, 0).is_err();
                     self.answers
-                        .insert(answer.key(generation), answer.value(), 0)
-                        .map_err(map_err(map_names::ANSWERS))?;
-                    updated.written += 1;
+                        .insert(key, answer.value(), 0)
+                        .map(|()| {
+                            applied.updated.written += 1;
+                            self.live_entries += usize::from(new);
+                        })
+                        .map_err(map_err(map_names::ANSWERS))
                 }
                 Change::Delete(key) => {
                     let key = AnswerKey { generation, ..*key };
                     match self.answers.remove(&key) {
-                        Ok(()) => updated.deleted += 1,
-                        Err(MapError::KeyNotFound) => {}
-                        Err(e) => return Err(map_err(map_names::ANSWERS)(e)),
+                        Ok(()) => {
+                            applied.updated.deleted += 1;
+                            self.live_entries = self.live_entries.saturating_sub(1);
+                            Ok(())
+                        }
+                        // Gone already: the change holds all the same.
+                        Err(MapError::KeyNotFound) => Ok(()),
+                        Err(e) => Err(map_err(map_names::ANSWERS)(e)),
                     }
                 }
+            };
+            if let Err(e) = result {
+                applied.error = Some(e);
+                return applied;
             }
+            applied.done += 1;
         }
-        self.live_entries = (self.live_entries + inserted).saturating_sub(updated.deleted);
-        Ok(updated)
+        applied
+    }
+
+    /// Changes the live generation in place from `old` to `new` (see [`Dataplane::apply`]):
+    /// `old` must be what the live generation holds for the keys of either set.
+    pub fn update_answers(&mut self, old: &AnswerSet, new: &AnswerSet) -> Applied {
+        self.apply(&old.changes_to(new))
     }
 
     /// Writes `wanted` into trie `trie`, which is empty and idle.
@@ -811,6 +855,20 @@ impl PublishMap {
     fn set_live(&self, live: Live) {
         self.word(std::mem::offset_of!(PublishState, live))
             .store(live.to_word(), Ordering::SeqCst);
+    }
+
+    /// Moves the update sequence on by two in one store, past a flip: every query that began
+    /// before it sees the sequence moved when it checks again, and passes up.
+    fn advance(&self) {
+        let seq = self.word(std::mem::offset_of!(PublishState, seq));
+        seq.fetch_add(2, Ordering::SeqCst);
+    }
+
+    /// Records the layout of the maps, for an agent that may take them over.
+    fn set_layout(&self, layout: u32) {
+        let word = self.word(std::mem::offset_of!(PublishState, layout));
+        let pad = word.load(Ordering::SeqCst) & !u64::from(u32::MAX);
+        word.store(pad | u64::from(layout), Ordering::SeqCst);
     }
 
     /// Makes the update sequence odd until the returned guard is dropped. The fence orders the

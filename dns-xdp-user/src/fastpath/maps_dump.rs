@@ -30,8 +30,8 @@ use hickory_proto::{
 use serde::Serialize;
 
 use crate::{
-    fastpath::answers::ones_complement_sum,
     fastpath::dataplane::{Counters, DataplaneError},
+    render::ones_complement_sum,
 };
 
 #[derive(Debug, thiserror::Error)]
@@ -759,7 +759,7 @@ mod tests {
     fn entries(live: u32) -> Vec<(AnswerKey, AnswerValue)> {
         let origin = ZoneName::from_ascii("example.com.").unwrap();
         let zone = Zone::parse(&origin, ZONE, "test.zone").unwrap();
-        let (set, _) = AnswerSet::from_zones(&[zone]);
+        let (set, _) = AnswerSet::of(&crate::catalog::Snapshot::unsigned([zone]));
         set.iter().map(|a| (a.key(live), a.value())).collect()
     }
 
@@ -872,6 +872,7 @@ mod tests {
                 None,
                 Some(vec![ips(&["198.51.100.1"])]),
             ],
+            None,
         )
         .unwrap();
         let mut entries: Vec<_> = set.iter().map(|a| (a.key(5), a.value())).collect();

@@ -5,12 +5,17 @@
 //! new agent reuses those maps when they have the shape its own program expects, so the answers
 //! and counters live on, and replaces the program in the link in one atomic update. Maps of
 //! another shape (a release that changed them) cannot be shared: the new program gets fresh
-//! maps, filled before it replaces the old one in the link.
+//! maps, filled before it replaces the old one in the link. So do maps of the same shape whose
+//! layout version (in `dns_publish`, see `dns_xdp_common::publish::LAYOUT_VERSION`) is not this
+//! agent's: a release that changed what a field means without changing a size.
 
 use std::path::Path;
 
-use aya::maps::MapInfo;
-use dns_xdp_common::map_names;
+use aya::maps::{Array, Map, MapData, MapInfo};
+use dns_xdp_common::{
+    map_names,
+    publish::{PublishState, LAYOUT_VERSION},
+};
 
 use crate::fastpath::pin_dir::{self, PinDir, LINK_PIN};
 
@@ -180,7 +185,20 @@ fn reusable(dir: &Path, object: &[u8], answer_capacity: u32) -> Result<u32, Stri
             capacity = pinned.max_entries;
         }
     }
+    let layout = pinned_layout(dir).map_err(|e| format!("{}: {e}", map_names::PUBLISH))?;
+    if layout != LAYOUT_VERSION {
+        return Err(format!(
+            "they have layout version {layout}, this agent's is {LAYOUT_VERSION}"
+        ));
+    }
     Ok(capacity)
+}
+
+/// The layout version the pinned maps were made with.
+fn pinned_layout(dir: &Path) -> Result<u32, aya::maps::MapError> {
+    let data = MapData::from_pin(dir.join(map_names::PUBLISH))?;
+    let publish: Array<MapData, PublishState> = Array::try_from(Map::Array(data))?;
+    Ok(publish.get(&0, 0)?.layout)
 }
 
 #[cfg(test)]

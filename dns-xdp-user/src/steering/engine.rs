@@ -239,6 +239,18 @@ fn geo(pool: &Pool, regions: &[Region], view: u8, up: &[bool]) -> ViewAnswer {
 }
 
 impl PoolAnswer {
+    /// Each view's variants (`None` for NODATA), in view order: what the fast path's entries of
+    /// the pool are rendered from.
+    pub fn variants_by_view(&self) -> Vec<Option<Vec<Vec<IpAddr>>>> {
+        self.views
+            .iter()
+            .map(|view| match view {
+                ViewAnswer::NoData => None,
+                ViewAnswer::Variants(variants) => Some(variants.clone()),
+            })
+            .collect()
+    }
+
     /// What changed from `old` to `self`, one line per view that changed (and the TTL), for the
     /// log; empty when nothing did. `regions` name the views.
     pub fn changes_from(&self, old: &PoolAnswer, regions: &[Region]) -> Vec<String> {

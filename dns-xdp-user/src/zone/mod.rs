@@ -15,9 +15,6 @@ use std::cmp::Ordering;
 use std::collections::HashMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
-
-use crate::dnssec::Signer;
 
 pub use hickory_proto::rr::{DNSClass, Name, RData, Record, RecordType};
 
@@ -61,10 +58,6 @@ pub struct Zone {
     /// ~20 label-by-label comparisons, which the fallback benchmark found to be almost half of
     /// a query's time.
     index: HashMap<Box<[u8]>, (usize, usize)>,
-    /// Signs the zone's answers to DO=1 queries when the zone has DNSSEC on. It travels with
-    /// the zone (through ALIAS flattening and every republication), so the answers and the keys
-    /// that sign them are always put in service together.
-    signer: Option<Arc<Signer>>,
 }
 
 /// What a name leads to in the authoritative data of a zone (RFC 1034 §4.3.2 step 3, with RFC
@@ -111,7 +104,6 @@ impl Zone {
             has_cuts,
             empty_names: Vec::new(),
             index,
-            signer: None,
         })
     }
 
@@ -173,17 +165,6 @@ impl Zone {
         }
     }
 
-    /// Signs the zone with `signer` (see [`crate::catalog::signers::prepare`], which also adds
-    /// the signer's DNSKEY, CDS and CDNSKEY RRsets).
-    pub fn set_signer(&mut self, signer: Arc<Signer>) {
-        self.signer = Some(signer);
-    }
-
-    /// The zone's signer, if it has DNSSEC on.
-    pub fn signer(&self) -> Option<&Arc<Signer>> {
-        self.signer.as_ref()
-    }
-
     pub fn origin(&self) -> &Name {
         &self.origin
     }
@@ -200,7 +181,7 @@ impl Zone {
     /// All RRsets owned by `name`, ordered by type code.
     pub fn rrsets_at(&self, name: &Name) -> &[RrSet] {
         let mut key = [0u8; 255];
-        match wire_key(name, &mut key).and_then(|key| self.index.get(key)) {
+        match wire_name(name, &mut key).and_then(|key| self.index.get(key)) {
             Some(&(start, len)) => &self.rrsets[start..start + len],
             None => &[],
         }
@@ -283,7 +264,7 @@ fn index_of(rrsets: &[RrSet]) -> HashMap<Box<[u8]>, (usize, usize)> {
     let mut index: HashMap<Box<[u8]>, (usize, usize)> = HashMap::with_capacity(rrsets.len());
     let mut key = [0u8; 255];
     for (at, set) in rrsets.iter().enumerate() {
-        let Some(name) = wire_key(&set.name, &mut key) else {
+        let Some(name) = wire_name(&set.name, &mut key) else {
             continue;
         };
         match index.get_mut(name) {
@@ -296,8 +277,9 @@ fn index_of(rrsets: &[RrSet]) -> HashMap<Box<[u8]>, (usize, usize)> {
     index
 }
 
-/// `name` as lowercase wire format (fully qualified) in `buf`; None if it cannot be a name.
-fn wire_key<'b>(name: &Name, buf: &'b mut [u8; 255]) -> Option<&'b [u8]> {
+/// `name` as lowercase wire format (fully qualified) in `buf`: the form names are compared in,
+/// whatever their case (RFC 4343). None if it cannot be a name.
+pub fn wire_name<'b>(name: &Name, buf: &'b mut [u8; 255]) -> Option<&'b [u8]> {
     let mut at = 0;
     for label in name.iter() {
         let end = at + 1 + label.len();

@@ -62,7 +62,7 @@ pub fn zones() -> Vec<Zone> {
 }
 
 pub fn responder() -> Responder {
-    Responder::new(zones(), EDNS_PAYLOAD)
+    Responder::for_zones(zones(), EDNS_PAYLOAD)
 }
 
 /// Names worth asking for: in the zones, around them and outside.
