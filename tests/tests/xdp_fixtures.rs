@@ -582,8 +582,8 @@ fn check_pass(
     action: u32,
     out: &[u8],
     counter: Counter,
-    before: &dns_xdp_user::fastpath::dataplane::Counters,
-    after: &dns_xdp_user::fastpath::dataplane::Counters,
+    before: &dns_xdp_user::fastpath::counters::Counters,
+    after: &dns_xdp_user::fastpath::counters::Counters,
 ) -> Result<(), String> {
     if action != XDP_PASS {
         return Err(format!("action {action}, expected XDP_PASS"));

@@ -15,7 +15,7 @@ use std::{
 use anyhow::{Context, Result};
 use dns_xdp_common::PIN_DIR;
 
-use crate::fastpath::dataplane::Counters;
+use crate::fastpath::counters::Counters;
 
 #[derive(clap::Args)]
 pub struct Args {

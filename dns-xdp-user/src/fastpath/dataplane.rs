@@ -3,18 +3,17 @@
 //! place, under the update sequence), and reads the counters back.
 //!
 //! `dns_xdp_common::publish` explains how the program is kept from answering with an entry
-//! the kernel is rewriting; this module keeps the agent's half of that bargain: every write that
-//! frees an answer element a query may be reading (an update or a delete of a live or once-live
-//! entry) happens between [`PublishMap::begin_update`] and the drop of the guard it returns.
+//! the kernel is rewriting; this module keeps the agent's half of that bargain: every write
+//! that frees an element of the live generation (an update or a delete in place) happens while
+//! the update sequence is odd (`PublishMap::begin_update`), and the entries of a generation
+//! that is no longer live are deleted only after the flip that retired it moved the sequence
+//! on (`PublishMap::advance`).
 
 use std::{
     collections::{HashMap as StdHashMap, HashSet},
     io,
     net::IpAddr,
-    os::fd::{AsFd, AsRawFd},
     path::{Path, PathBuf},
-    ptr::NonNull,
-    sync::atomic::{fence, AtomicU64, Ordering},
 };
 
 use aya::{
@@ -29,9 +28,8 @@ use aya::{
 use dns_xdp_common::{
     addresses::{ServedAddr, MAX_SERVED_ADDRS},
     answer::{AnswerKey, AnswerValue},
-    counters::{Counter, COUNTER_COUNT},
     map_names, program_names,
-    publish::{Live, PublishState, LAYOUT_VERSION},
+    publish::{Live, LAYOUT_VERSION},
     views::{ViewKey, ViewValue, MAX_VIEW_PREFIXES},
 };
 
@@ -40,7 +38,9 @@ use crate::{
     fastpath::{
         answers::{AnswerSet, Change, Changes},
         bpffs::{self, BpffsError},
+        counters::Counters,
         pin_dir::{self, PinDir, PinDirError, LINK_PIN},
+        publish_map::PublishMap,
         requirements::{self, RequirementError},
         takeover::{self, PINNED_MAPS},
     },
@@ -777,131 +777,6 @@ fn remove_keys(
     Ok(())
 }
 
-/// The `dns_publish` value, mapped into the agent's memory so that [`Live`] and the update
-/// sequence are each written with one atomic 64-bit store (a map update syscall copies the
-/// value with `memcpy`, whose stores may land in any order).
-struct PublishMap {
-    /// Kept open for as long as the mapping is used.
-    _map: MapData,
-    page: NonNull<libc::c_void>,
-    len: usize,
-}
-
-// SAFETY: the mapping is plain shared memory, only ever accessed through atomics.
-unsafe impl Send for PublishMap {}
-unsafe impl Sync for PublishMap {}
-
-impl PublishMap {
-    fn new(map: MapData) -> io::Result<Self> {
-        // SAFETY: sysconf has no preconditions.
-        let page_size = unsafe { libc::sysconf(libc::_SC_PAGESIZE) };
-        let len = usize::try_from(page_size).map_err(|_| io::Error::last_os_error())?;
-        // SAFETY: maps the first page of an array map of one 16-byte value created with
-        // BPF_F_MMAPABLE; the kernel checks the length and the flags.
-        let page = unsafe {
-            libc::mmap(
-                std::ptr::null_mut(),
-                len,
-                libc::PROT_READ | libc::PROT_WRITE,
-                libc::MAP_SHARED,
-                map.fd().as_fd().as_raw_fd(),
-                0,
-            )
-        };
-        if page == libc::MAP_FAILED {
-            return Err(io::Error::last_os_error());
-        }
-        let page = NonNull::new(page).ok_or_else(|| io::Error::other("mmap returned null"))?;
-        Ok(Self {
-            _map: map,
-            page,
-            len,
-        })
-    }
-
-    fn word(&self, offset: usize) -> &AtomicU64 {
-        debug_assert!(offset + 8 <= std::mem::size_of::<PublishState>());
-        // SAFETY: the page starts with the PublishState, so each of its 8-byte words is
-        // aligned; the mapping lives as long as `self`.
-        unsafe {
-            &*(self
-                .page
-                .as_ptr()
-                .cast::<u8>()
-                .add(offset)
-                .cast::<AtomicU64>())
-        }
-    }
-
-    /// What is live.
-    fn live(&self) -> Live {
-        Live::from_word(
-            self.word(std::mem::offset_of!(PublishState, live))
-                .load(Ordering::SeqCst),
-        )
-    }
-
-    /// Makes an odd update sequence even: one a dead agent left when it died inside an update.
-    /// Queries passed up while it was odd; from now on they are answered again.
-    fn settle(&self) {
-        let seq = self.word(std::mem::offset_of!(PublishState, seq));
-        if seq.load(Ordering::SeqCst) % 2 == 1 {
-            seq.fetch_add(1, Ordering::SeqCst);
-        }
-    }
-
-    /// Flips what is live. Everything the new state refers to was written before: the store
-    /// releases it.
-    fn set_live(&self, live: Live) {
-        self.word(std::mem::offset_of!(PublishState, live))
-            .store(live.to_word(), Ordering::SeqCst);
-    }
-
-    /// Moves the update sequence on by two in one store, past a flip: every query that began
-    /// before it sees the sequence moved when it checks again, and passes up.
-    fn advance(&self) {
-        let seq = self.word(std::mem::offset_of!(PublishState, seq));
-        seq.fetch_add(2, Ordering::SeqCst);
-    }
-
-    /// Records the layout of the maps, for an agent that may take them over.
-    fn set_layout(&self, layout: u32) {
-        let word = self.word(std::mem::offset_of!(PublishState, layout));
-        let pad = word.load(Ordering::SeqCst) & !u64::from(u32::MAX);
-        word.store(pad | u64::from(layout), Ordering::SeqCst);
-    }
-
-    /// Makes the update sequence odd until the returned guard is dropped. The fence orders the
-    /// odd value before every write of the update, the kernel's included.
-    fn begin_update(&self) -> Update<'_> {
-        let seq = self.word(std::mem::offset_of!(PublishState, seq));
-        let before = seq.fetch_add(1, Ordering::SeqCst);
-        debug_assert!(before.is_multiple_of(2), "updates do not nest");
-        fence(Ordering::SeqCst);
-        Update { seq }
-    }
-}
-
-impl Drop for PublishMap {
-    fn drop(&mut self) {
-        // SAFETY: unmaps exactly what `new` mapped; no reference into it outlives `self`.
-        unsafe { libc::munmap(self.page.as_ptr(), self.len) };
-    }
-}
-
-/// An update in progress: the sequence is odd until this is dropped, on error returns too.
-struct Update<'a> {
-    seq: &'a AtomicU64,
-}
-
-impl Drop for Update<'_> {
-    fn drop(&mut self) {
-        // Every write of the update before the even value.
-        fence(Ordering::SeqCst);
-        self.seq.fetch_add(1, Ordering::SeqCst);
-    }
-}
-
 /// The index of `interface`; a clear error when it does not exist in this network namespace.
 fn check_interface(interface: &str) -> Result<u32, DataplaneError> {
     let missing = || DataplaneError::NoInterface(interface.to_string());
@@ -1039,43 +914,5 @@ fn load_program(
 impl Drop for Dataplane {
     fn drop(&mut self) {
         self.unpin();
-    }
-}
-
-/// Fast-path counters summed over CPUs, in [`Counter::ALL`] order.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct Counters(pub [u64; COUNTER_COUNT]);
-
-impl Counters {
-    fn read(map: &PerCpuArray<MapData, u64>) -> Result<Self, DataplaneError> {
-        let mut totals = [0u64; COUNTER_COUNT];
-        for counter in Counter::ALL {
-            let per_cpu = map
-                .get(&(counter as u32), 0)
-                .map_err(map_err(map_names::COUNTERS))?;
-            totals[counter as usize] = per_cpu.iter().sum();
-        }
-        Ok(Self(totals))
-    }
-
-    /// Reads the counters of a running agent from its pinned map.
-    pub fn read_pinned(dir: &Path) -> Result<Self, DataplaneError> {
-        let data = MapData::from_pin(dir.join(map_names::COUNTERS))
-            .map_err(map_err(map_names::COUNTERS))?;
-        let map = PerCpuArray::try_from(aya::maps::Map::PerCpuArray(data))
-            .map_err(map_err(map_names::COUNTERS))?;
-        Self::read(&map)
-    }
-
-    pub fn get(&self, counter: Counter) -> u64 {
-        self.0[counter as usize]
-    }
-
-    pub fn answered(&self) -> u64 {
-        self.get(Counter::AnsweredV4) + self.get(Counter::AnsweredV6)
-    }
-
-    pub fn iter(&self) -> impl Iterator<Item = (Counter, u64)> + '_ {
-        Counter::ALL.into_iter().map(|c| (c, self.get(c)))
     }
 }

@@ -30,8 +30,7 @@ use hickory_proto::{
 use serde::Serialize;
 
 use crate::{
-    fastpath::dataplane::{Counters, DataplaneError},
-    render::ones_complement_sum,
+    fastpath::counters::Counters, fastpath::dataplane::DataplaneError, render::ones_complement_sum,
 };
 
 #[derive(Debug, thiserror::Error)]

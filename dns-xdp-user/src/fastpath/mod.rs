@@ -5,10 +5,12 @@
 pub mod addresses;
 pub mod answers;
 pub mod bpffs;
+pub mod counters;
 pub mod dataplane;
 pub mod maps_dump;
 pub mod object;
 pub mod pin_dir;
+mod publish_map;
 pub mod requirements;
 pub mod takeover;
 

@@ -16,7 +16,7 @@ use tokio::{
     net::{TcpListener, TcpStream},
 };
 
-use crate::{fallback::query_stats::QueryStats, fastpath::dataplane::Counters};
+use crate::{fallback::query_stats::QueryStats, fastpath::counters::Counters};
 
 /// One health-check target as the endpoint shows it.
 #[derive(Clone, Debug, PartialEq)]
