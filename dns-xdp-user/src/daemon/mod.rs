@@ -12,8 +12,8 @@ pub mod pid_file;
 pub mod publisher;
 
 use std::{
-    collections::{HashMap, HashSet},
-    net::SocketAddr,
+    collections::{BTreeSet, HashMap, HashSet},
+    net::{IpAddr, SocketAddr},
     path::{Path, PathBuf},
     sync::Arc,
     time::{Duration, Instant},
@@ -35,6 +35,7 @@ use crate::{
         server::{Listeners, SharedResponder},
     },
     fastpath::{
+        address_watch::AddressWatch,
         addresses::served_addresses,
         dataplane::{Attached, Dataplane},
     },
@@ -134,11 +135,11 @@ pub async fn run(options: RunOptions) -> Result<Ended> {
     };
     let responder = SharedResponder::new(publication.responder());
     let answers = publication.answers();
-    let (publisher, how) = match server.xdp_mode {
+    let (publisher, how, served_at_start) = match server.xdp_mode {
         XdpAttachMode::Off => {
             let mut publisher = Publisher::new(None, responder.clone());
             publisher.full(publication)?;
-            (publisher, "XDP off".to_string())
+            (publisher, "XDP off".to_string(), BTreeSet::new())
         }
         mode => start_fast_path(publication, &responder, &server, mode, &options.pin_dir)?,
     };
@@ -169,6 +170,17 @@ pub async fn run(options: RunOptions) -> Result<Ended> {
         listening.join(", "),
     );
 
+    // A wildcard listen address stands for every address the host has, now and later.
+    let mut address_watch = None;
+    if publisher.fast_path().is_some() && server.listen.iter().any(|a| a.ip().is_unspecified()) {
+        match AddressWatch::open() {
+            Ok(watch) => address_watch = Some(watch),
+            Err(e) => log::warn!(
+                "cannot watch this host's addresses ({e}); the fast path answers for the \
+                 addresses it had at start, until a reload reads them again"
+            ),
+        }
+    }
     let mut agent = Running {
         config_path: options.config,
         cli_xdp_mode: options.xdp_mode,
@@ -181,6 +193,7 @@ pub async fn run(options: RunOptions) -> Result<Ended> {
         checker,
         repair_delay: FIRST_REPAIR_DELAY,
         repair_due: None,
+        served: served_at_start,
     };
     agent.record_publication();
     let serve = listeners.serve(responder, query_stats);
@@ -236,6 +249,20 @@ pub async fn run(options: RunOptions) -> Result<Ended> {
             _ = sleep_until(due), if due.is_some() => refresher.start_due(),
             _ = sleep_until(renew_due), if renew_due.is_some() => agent.renew_signatures(),
             _ = sleep_until(repair_due), if repair_due.is_some() => agent.repair(),
+            changed = async { address_watch.as_mut().expect("guarded").changed().await },
+                if address_watch.is_some() =>
+            {
+                match changed {
+                    Ok(()) => agent.refresh_addresses(),
+                    Err(e) => {
+                        log::error!(
+                            "watching this host's addresses failed ({e}); the fast path keeps \
+                             the addresses it has until a reload reads them again"
+                        );
+                        address_watch = None;
+                    }
+                }
+            }
             lookup = refresher.next_finished() => {
                 refresher.finish(lookup);
                 // Also after a lookup that changed nothing: a publish that failed is retried.
@@ -310,6 +337,8 @@ struct Running {
     /// How long the next repair waits, and when it is due.
     repair_delay: Duration,
     repair_due: Option<Instant>,
+    /// The addresses the fast path answers for.
+    served: BTreeSet<IpAddr>,
 }
 
 impl Running {
@@ -597,13 +626,25 @@ impl Running {
         let Some(dataplane) = self.publisher.fast_path_mut() else {
             return;
         };
-        match served_addresses(&self.server.listen) {
-            Ok(served) => {
-                if let Err(e) = dataplane.serve_addresses(served) {
-                    log::error!("updating the addresses the fast path answers for failed: {e}");
-                }
+        let served = match served_addresses(&self.server.listen) {
+            Ok(served) => served,
+            Err(e) => {
+                log::error!("listing this host's addresses failed: {e}");
+                return;
             }
-            Err(e) => log::error!("listing this host's addresses failed: {e}"),
+        };
+        if served == self.served {
+            return;
+        }
+        match dataplane.serve_addresses(served.iter().copied()) {
+            Ok(()) => {
+                log::info!(
+                    "fast path answers queries to {}",
+                    describe_addresses(&served)
+                );
+                self.served = served;
+            }
+            Err(e) => log::error!("updating the addresses the fast path answers for failed: {e}"),
         }
     }
 
@@ -626,7 +667,7 @@ fn start_fast_path(
     server: &ServerConfig,
     mode: XdpAttachMode,
     pin_dir: &Path,
-) -> Result<(Publisher<Dataplane>, String)> {
+) -> Result<(Publisher<Dataplane>, String, BTreeSet<IpAddr>)> {
     let interface = server
         .interface
         .as_deref()
@@ -637,13 +678,9 @@ fn start_fast_path(
         .context("listing this host's addresses for the wildcard listen addresses")?;
     log::info!(
         "fast path answers queries to {}",
-        served
-            .iter()
-            .map(|a| a.to_string())
-            .collect::<Vec<_>>()
-            .join(", ")
+        describe_addresses(&served)
     );
-    dataplane.serve_addresses(served)?;
+    dataplane.serve_addresses(served.iter().copied())?;
     let inherited = dataplane.inherited_generation();
     let mut publisher = Publisher::new(Some(dataplane), responder.clone());
     let attached = match inherited {
@@ -681,7 +718,12 @@ fn start_fast_path(
         publisher.generation(),
         pin_dir.display()
     );
-    Ok((publisher, how))
+    Ok((publisher, how, served))
+}
+
+fn describe_addresses(served: &BTreeSet<IpAddr>) -> String {
+    let all: Vec<String> = served.iter().map(IpAddr::to_string).collect();
+    all.join(", ")
 }
 
 /// The changes in `new` a running agent cannot make: each says what changed.

@@ -2,6 +2,7 @@
 //! the agent's terms (answer entries), loading, attaching, pinning and taking over, the
 //! addresses it answers for, its counters, and the decoded dump of its maps.
 
+pub mod address_watch;
 pub mod addresses;
 pub mod answers;
 pub mod bpffs;
