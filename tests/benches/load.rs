@@ -50,7 +50,8 @@ use anyhow::{bail, ensure, Context, Result};
 use dns_xdp_tests::{
     agent::agent_binary,
     bench::{
-        doc_v4, doc_v6, median, rounds, tool, tool_version, write_hot_queries, write_zone, NAMES,
+        doc_v4, doc_v6, loadavg, median, rounds, tool, tool_version, write_hot_queries, write_zone,
+        NAMES,
     },
     dnsperf::{Dnsperf, Percentiles, Perf},
     kxdpgun::{Kxdpgun, Load},
@@ -333,7 +334,7 @@ fn measure(
 ) -> Result<()> {
     let server = Server::start(peer.spec(), topology, zone).context("starting it")?;
     if let Some(threaded) = peer.napi() {
-        set_threaded_napi(topology, threaded)?;
+        topology.set_server_threaded_napi(threaded)?;
     }
     m.check = check_answers(topology).context("checking its answers")?;
     let dnsperf = |max_qps: Option<u32>, seconds: u32| Dnsperf {
@@ -435,28 +436,6 @@ fn xdp_counter(topology: &Topology, peer: Peer, server: &Server) -> Result<Optio
     }
 }
 
-/// Sets whether the server's veth end receives in a kernel thread of its own (threaded NAPI)
-/// or in the softirq of the CPU that sent the frame (the default). The kernel takes the setting
-/// only while the end receives through NAPI, i.e. while an XDP program is attached, and keeps
-/// it when the program goes: so it is set for every XDP server, after it started.
-fn set_threaded_napi(topology: &Topology, threaded: bool) -> Result<()> {
-    let file = format!("/sys/class/net/{}/threaded", topology.server_if);
-    let value = u8::from(threaded);
-    // `ip netns exec` mounts the namespace's own /sys, where its interfaces are.
-    let output = topology.exec(
-        &topology.server_ns,
-        "sh",
-        &["-c", &format!("echo {value} > {file} && cat {file}")],
-    )?;
-    ensure!(
-        output.status.success()
-            && String::from_utf8_lossy(&output.stdout).trim() == value.to_string(),
-        "setting {file} to {value} failed: {}",
-        String::from_utf8_lossy(&output.stderr).trim()
-    );
-    Ok(())
-}
-
 /// "Version 2.10.0", from the last lines of `dnsperf -h` (it has no version option).
 fn dnsperf_version() -> String {
     tool("dnsperf")
@@ -470,15 +449,6 @@ fn dnsperf_version() -> String {
                 .map(str::to_owned)
         })
         .unwrap_or_default()
-}
-
-fn loadavg() -> String {
-    fs::read_to_string("/proc/loadavg")
-        .unwrap_or_default()
-        .split_whitespace()
-        .take(3)
-        .collect::<Vec<_>>()
-        .join(" ")
 }
 
 /// "581k" for 581,234.

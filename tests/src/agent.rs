@@ -47,6 +47,23 @@ pub fn agent_binary() -> PathBuf {
     bin
 }
 
+/// `dns-xdp stats --json --pin-dir pin_dir`: the fast-path counters pinned there, summed over
+/// CPUs, by counter name. Needs no [`Agent`], so a thread can sample them while another holds
+/// the agent (to reload it).
+pub fn pinned_stats(pin_dir: &Path) -> Result<serde_json::Value> {
+    let output = Command::new(agent_binary())
+        .args(["stats", "--json", "--pin-dir"])
+        .arg(pin_dir)
+        .output()?;
+    if !output.status.success() {
+        bail!(
+            "dns-xdp stats failed: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
+    serde_json::from_slice(&output.stdout).context("dns-xdp stats --json output")
+}
+
 /// How an agent that ran to its end (see [`Agent::run_to_exit`]) ended.
 pub struct Exit {
     pub status: ExitStatus,
@@ -243,17 +260,7 @@ impl Agent {
 
     /// `dns-xdp stats --json` for this agent, as JSON.
     pub fn stats(&self) -> Result<serde_json::Value> {
-        let output = Command::new(agent_binary())
-            .args(["stats", "--json", "--pin-dir"])
-            .arg(&self.pin_dir)
-            .output()?;
-        if !output.status.success() {
-            bail!(
-                "dns-xdp stats failed: {}",
-                String::from_utf8_lossy(&output.stderr)
-            );
-        }
-        serde_json::from_slice(&output.stdout).context("dns-xdp stats --json output")
+        pinned_stats(&self.pin_dir)
     }
 
     /// Waits until the agent's stderr has been quiet for a moment (at most a couple of

@@ -88,6 +88,17 @@ pub fn rounds(default: usize) -> usize {
         .unwrap_or(default)
 }
 
+/// The 1, 5 and 15 minute load averages, "1.02 0.87 0.64": other work on the machine, which
+/// the benchmarks print beside their figures.
+pub fn loadavg() -> String {
+    fs::read_to_string("/proc/loadavg")
+        .unwrap_or_default()
+        .split_whitespace()
+        .take(3)
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
 /// xorshift64*: the same query files on every run.
 struct Rng(u64);
 

@@ -258,6 +258,28 @@ impl Topology {
         id.parse().ok()
     }
 
+    /// Sets whether `server_if` receives in a kernel thread of its own (threaded NAPI) or in
+    /// the softirq of the CPU that sent the frame (the default). The kernel takes the setting
+    /// only while the end receives through NAPI, i.e. while an XDP program is attached, and
+    /// keeps it when the program goes: so set it after the server under test attached its own.
+    pub fn set_server_threaded_napi(&self, threaded: bool) -> Result<()> {
+        let file = format!("/sys/class/net/{}/threaded", self.server_if);
+        let value = u8::from(threaded);
+        // `ip netns exec` mounts the namespace's own /sys, where its interfaces are.
+        let output = self.exec(
+            &self.server_ns,
+            "sh",
+            &["-c", &format!("echo {value} > {file} && cat {file}")],
+        )?;
+        ensure!(
+            output.status.success()
+                && String::from_utf8_lossy(&output.stdout).trim() == value.to_string(),
+            "setting {file} to {value} failed: {}",
+            String::from_utf8_lossy(&output.stderr).trim()
+        );
+        Ok(())
+    }
+
     /// Runs `program args` inside `ns` through `ip netns exec` and returns its output,
     /// whatever its exit status.
     pub fn exec(&self, ns: &str, program: &str, args: &[&str]) -> Result<Output> {

@@ -21,6 +21,10 @@ pub enum Which {
     Steering,
     /// Signed answers per second from the fallback, signature cache warm and cold.
     Signed,
+    /// The fast path's share of the answers, per 100 ms, while the agent reloads a zone of a
+    /// million A records under a fixed kxdpgun load (about a minute and a half; not in the
+    /// default set).
+    Reload,
 }
 
 /// Runs `which` bench, or with none the XDP, steering and signing benches and then the load
@@ -36,9 +40,13 @@ pub fn bench(which: Option<Which>) -> Result<()> {
         Some(Which::Signed) => &["signed"],
         Some(Which::Load) => &["load"],
         Some(Which::Fallback) => &["fallback"],
+        Some(Which::Reload) => &["reload"],
         None => &["xdp", "steering", "signed", "load"],
     };
-    if targets.iter().any(|&t| t == "load" || t == "fallback") {
+    if targets
+        .iter()
+        .any(|&t| t == "load" || t == "fallback" || t == "reload")
+    {
         // These run the agent binary, which `cargo bench` does not build; an optimised one, to
         // compare with the optimised C servers.
         build_agent(Profile::Release)?;
