@@ -391,10 +391,13 @@ fn figures(samples: &[Sample], intervals: &[Interval], reloads: &[Reloaded]) -> 
             .filter_map(|i| Some((i.share()?, i.from)))
             .min_by(|a, b| a.0.total_cmp(&b.0)),
         below_goal: below.len(),
-        below_goal_seconds: below.iter().map(|i| i.seconds()).sum(),
+        below_goal_seconds: below
+            .iter()
+            .map(|i| i.seconds())
+            .fold(0.0, |all, s| all + s),
         torn: intervals.iter().map(|i| i.torn).sum(),
         torn_intervals: torn.len(),
-        torn_seconds: torn.iter().map(|i| i.seconds()).sum(),
+        torn_seconds: torn.iter().map(|i| i.seconds()).fold(0.0, |all, s| all + s),
         share_outside_reloads: (seen > 0)
             .then(|| outside.iter().map(|i| i.answered).sum::<u64>() as f64 / seen as f64),
         read_max: reads.iter().copied().fold(0.0, f64::max),
@@ -617,7 +620,7 @@ fn print_timeline(intervals: &[Interval], reloads: &[Reloaded]) {
         if seen == 0 {
             continue;
         }
-        let span: f64 = of.iter().map(|i| i.seconds()).sum();
+        let span: f64 = of.iter().map(|i| i.seconds()).fold(0.0, |all, s| all + s);
         let answered: u64 = of.iter().map(|i| i.answered).sum();
         let min = of
             .iter()
