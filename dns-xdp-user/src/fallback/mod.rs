@@ -1,10 +1,12 @@
 //! The fallback server: everything the fast path passes up is answered here, from the same
 //! catalog and rendered answers, over UDP and TCP.
 
+mod edns;
 pub mod packet_cache;
 pub mod query_stats;
 pub mod responder;
 pub mod server;
+mod signing;
 pub mod splice;
 
 #[cfg(test)]

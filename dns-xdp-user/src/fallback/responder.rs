@@ -18,28 +18,30 @@
 //! 9824 §3.3), the SOA of negative answers with one NSEC by Compact Denial of Existence (RFC
 //! 9824: NXDOMAIN becomes NOERROR with NXNAME in the NSEC's bitmap, unless the query sets the
 //! CO flag), and in referrals the DS RRset or the NSEC proving there is none. Delegation NS
-//! RRsets and glue stay unsigned (RFC 4035 §2.2). DO=0 queries get what they always got.
+//! RRsets and glue stay unsigned (RFC 4035 §2.2). DO=0 queries get what they always got. The
+//! signing is `fallback/signing.rs`'s, the OPT records `fallback/edns.rs`'s.
 
 use std::{net::IpAddr, sync::Arc};
 
-use hickory_proto::dnssec::rdata::DNSSECRData;
-use hickory_proto::op::{Edns, Header, Message, MessageType, OpCode, Query, ResponseCode};
-use hickory_proto::rr::rdata::opt::{ClientSubnet, EdnsCode, EdnsOption};
+use hickory_proto::op::{Header, Message, MessageType, OpCode, Query, ResponseCode};
+use hickory_proto::rr::rdata::opt::{ClientSubnet, EdnsOption};
 use hickory_proto::rr::{DNSClass, Name, RData, Record, RecordType};
-use hickory_proto::serialize::binary::{BinDecodable, BinDecoder, DecodeError};
+use hickory_proto::serialize::binary::{BinDecodable, BinDecoder};
 
 use crate::catalog::{Served, Snapshot};
-use crate::dnssec::{self, Denial, DnssecError, NXNAME};
-use crate::fallback::{packet_cache::PacketCache, splice};
+use crate::dnssec::{self, NXNAME};
+use crate::fallback::{
+    edns,
+    packet_cache::PacketCache,
+    signing::{signed, Sections, Signing},
+    splice,
+};
 use crate::render::Rendered;
 use crate::steering::steered::{Client, Steered};
 use crate::zone::{Lookup, RrSet, Zone};
 
 /// UDP payload limit without EDNS (RFC 1035 §4.2.1), and the floor with it (RFC 6891 §6.2.5).
 const MIN_UDP_PAYLOAD: u16 = 512;
-
-/// The Compact Answers OK flag among the EDNS flags (RFC 9824 §5.1), after DO.
-const EDNS_FLAG_CO: u16 = 0x4000;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Transport {
@@ -170,7 +172,7 @@ impl Responder {
         response.metadata.checking_disabled = header.checking_disabled;
 
         let request = match Message::from_vec(query) {
-            Ok(request) if opt_owners_are_root(query).unwrap_or(false) => request,
+            Ok(request) if edns::opt_owners_are_root(query).unwrap_or(false) => request,
             _ => {
                 response.metadata.response_code = ResponseCode::FormErr;
                 if header.counts.queries == 1 {
@@ -186,30 +188,20 @@ impl Responder {
             }
         };
 
+        let asked = edns::Asked::of(request.edns.as_ref());
         // RFC 6891 §7: a query with OPT gets an OPT back, whatever the outcome.
-        let client_payload = request.edns.as_ref().map(Edns::max_payload);
-        let dnssec_ok = request.edns.as_ref().is_some_and(|e| e.flags().dnssec_ok);
-        // RFC 9824 §5.1: CO only means something beside DO, and we echo it to say we know it.
-        let compact_ok = dnssec_ok
-            && request
-                .edns
-                .as_ref()
-                .is_some_and(|e| e.flags().z & EDNS_FLAG_CO != 0);
         if request.edns.is_some() {
-            response.set_edns(self.our_edns(dnssec_ok, compact_ok));
+            response.set_edns(edns::ours(self.edns_payload, &asked));
         }
         if let [question] = request.queries.as_slice() {
             response.add_query(question.clone());
         }
-
-        let subnet =
-            request
-                .edns
-                .as_ref()
-                .and_then(|edns| match edns.options().get(EdnsCode::Subnet) {
-                    Some(EdnsOption::Subnet(subnet)) => Some(*subnet),
-                    _ => None,
-                });
+        let edns::Asked {
+            client_payload,
+            dnssec_ok,
+            compact_ok,
+            subnet,
+        } = asked;
         let client = Client {
             addr: source,
             subnet: subnet.map(|s| (s.addr(), s.source_prefix())),
@@ -453,19 +445,6 @@ impl Responder {
         self.snapshot.find(name)
     }
 
-    fn our_edns(&self, dnssec_ok: bool, compact_ok: bool) -> Edns {
-        // Version 0, DO copied from the query (RFC 3225 §3: it MUST be, signed data or not), CO
-        // too (RFC 9824 §5.1), and no options: EDNS options in the query, DNS COOKIE included,
-        // are ignored as RFC 7873 §5.2 allows a server without cookies to.
-        let mut edns = Edns::new();
-        edns.set_max_payload(self.edns_payload)
-            .set_dnssec_ok(dnssec_ok);
-        if compact_ok {
-            edns.flags_mut().z |= EDNS_FLAG_CO;
-        }
-        edns
-    }
-
     /// Serializes `response`, truncating it to what the client accepts over `transport`, then
     /// adds the `optional` additional RRsets that still fit.
     fn encode(
@@ -528,7 +507,7 @@ impl Responder {
 const MAX_CNAMES: usize = 5;
 
 /// How the search for an answer ended; decides the authority section and the header.
-enum Outcome<'z> {
+pub(super) enum Outcome<'z> {
     /// Positive: the RRset asked for, or a CNAME chain that stops (leaves our zones, loops, or
     /// reaches `MAX_CNAMES`) before it.
     Answer,
@@ -547,15 +526,15 @@ enum Outcome<'z> {
 
 /// An RRset as it goes into the response: under `owner` (the name as asked, for answers), with
 /// `ttl`, and from `zone`, where additional-section processing looks up its targets.
-struct Placed<'z> {
-    owner: Name,
-    set: &'z RrSet,
-    zone: &'z Served,
-    ttl: u32,
+pub(super) struct Placed<'z> {
+    pub(super) owner: Name,
+    pub(super) set: &'z RrSet,
+    pub(super) zone: &'z Served,
+    pub(super) ttl: u32,
 }
 
 impl Placed<'_> {
-    fn records(&self) -> impl Iterator<Item = Record> + '_ {
+    pub(super) fn records(&self) -> impl Iterator<Item = Record> + '_ {
         self.set
             .rdata
             .iter()
@@ -578,7 +557,7 @@ fn follows_cnames(qtype: RecordType) -> bool {
 
 /// RFC 2308 §3: negative answers carry the zone's SOA with the negative-caching TTL, the lower
 /// of its TTL and its MINIMUM field.
-fn negative_soa(zone: &Served) -> Placed<'_> {
+pub(super) fn negative_soa(zone: &Served) -> Placed<'_> {
     let soa = zone.soa();
     let ttl = match soa.rdata.first() {
         Some(RData::SOA(fields)) => soa.ttl.min(fields.minimum),
@@ -600,152 +579,6 @@ struct General {
     /// Unix seconds after which the reply must not be sent again: the earliest renewal time of
     /// its signatures. None for a reply without any.
     fresh_until: Option<u64>,
-}
-
-/// The state of signing one answer.
-struct Signing {
-    /// Unix seconds.
-    now: u64,
-    /// The query set CO: a nonexistent name gets RCODE NXDOMAIN (RFC 9824 §5.1).
-    compact_ok: bool,
-    fresh_until: Option<u64>,
-}
-
-impl Signing {
-    /// Notes that the answer holds signatures due for renewal at `renew_at`.
-    fn holds(&mut self, renew_at: u64) {
-        self.fresh_until = Some(self.fresh_until.map_or(renew_at, |t| t.min(renew_at)));
-    }
-
-    /// `placed`'s records, followed by their RRSIGs if its zone is signed and it is the zone's
-    /// authoritative data: not a delegation's NS RRset nor glue (RFC 4035 §2.2), which the
-    /// child zone signs, if anyone. DS at a cut is the parent's and signed.
-    fn records(&mut self, placed: &Placed<'_>) -> Result<Vec<Record>, DnssecError> {
-        let mut records: Vec<Record> = placed.records().collect();
-        let Some(signer) = placed.zone.signer.as_deref() else {
-            return Ok(records);
-        };
-        if placed.set.rtype != RecordType::DS && placed.zone.delegation(&placed.owner).is_some() {
-            return Ok(records);
-        }
-        let rrsigs = signer.sign(&placed.owner, placed.set, self.now)?;
-        self.holds(rrsigs.renew_at());
-        records.extend(rrsigs.records(&placed.owner, placed.ttl));
-        Ok(records)
-    }
-
-    /// Notes the renewal times of the RRSIGs among NSEC `records` from `signer`.
-    fn holds_denial(&mut self, records: &[Record], signer: &dnssec::Signer) {
-        let refresh = signer.config().refresh.as_secs();
-        for record in records {
-            if let RData::DNSSEC(DNSSECRData::RRSIG(rrsig)) = &record.data {
-                // The expiration is a 32-bit serial number (RFC 4034 §3.1.5), later than now.
-                let left = rrsig
-                    .input()
-                    .sig_expiration
-                    .get()
-                    .wrapping_sub(self.now as u32);
-                self.holds((self.now + u64::from(left)).saturating_sub(refresh));
-            }
-        }
-    }
-}
-
-/// The RRsets of an answer, by section.
-struct Sections<'a, 'z> {
-    answer: &'a [Placed<'z>],
-    authority: &'a [Placed<'z>],
-    required: &'a [Placed<'z>],
-    optional: &'a [Placed<'z>],
-}
-
-/// Fills `response` for a DO=1 query: each section's RRsets with their RRSIGs; for a negative
-/// answer from a signed zone, the NSEC of compact denial (RFC 9824); for a referral from one,
-/// the DS RRset or the NSEC proving there is none. Returns the optional additional RRsets,
-/// each with its RRSIGs.
-fn signed(
-    response: &mut Message,
-    qtype: RecordType,
-    outcome: &Outcome<'_>,
-    sections: Sections<'_, '_>,
-    signing: &mut Signing,
-) -> Result<Vec<Vec<Record>>, DnssecError> {
-    for placed in sections.answer {
-        response.add_answers(signing.records(placed)?);
-    }
-    for placed in sections.authority {
-        response.add_authorities(signing.records(placed)?);
-    }
-    match *outcome {
-        Outcome::Answer => {}
-        Outcome::NoData {
-            zone,
-            ref name,
-            present,
-        } => {
-            if let Some(signer) = zone.signer.as_deref() {
-                let ttl = negative_soa(zone).ttl;
-                let at_cut = zone.delegation(name).is_some_and(|ns| ns.name == *name);
-                let nsec = if qtype == RecordType::DS && at_cut {
-                    // RFC 9824 §3.4: an unsigned delegation's NSEC, as in a referral.
-                    signer.deny_ds(name, ttl, signing.now)?
-                } else {
-                    // A pool whose answer for this client is NODATA leaves its placeholder in
-                    // the zone: the type asked for is the one proven absent.
-                    let types: Vec<RecordType> = present
-                        .iter()
-                        .map(|set| set.rtype)
-                        .filter(|&rtype| rtype != qtype)
-                        .collect();
-                    signer.deny(name, Denial::NoData(&types), ttl, signing.now)?
-                };
-                signing.holds_denial(&nsec, signer);
-                response.add_authorities(nsec);
-            }
-        }
-        Outcome::NxDomain { zone, ref name } => {
-            if let Some(signer) = zone.signer.as_deref() {
-                // RFC 9824 §3.1: the name "exists" with nothing but NXNAME; the RCODE says
-                // NXDOMAIN only to a resolver that asked for it with CO (§5.1).
-                if !signing.compact_ok {
-                    response.metadata.response_code = ResponseCode::NoError;
-                }
-                let ttl = negative_soa(zone).ttl;
-                let nsec = signer.deny(name, Denial::NxName, ttl, signing.now)?;
-                signing.holds_denial(&nsec, signer);
-                response.add_authorities(nsec);
-            }
-        }
-        Outcome::Referral { zone, ns } => {
-            if let Some(signer) = zone.signer.as_deref() {
-                match zone.rrset(&ns.name, RecordType::DS) {
-                    Some(ds) => {
-                        let ds = signing.records(&Placed {
-                            owner: ns.name.clone(),
-                            set: ds,
-                            zone,
-                            ttl: ds.ttl,
-                        })?;
-                        response.add_authorities(ds);
-                    }
-                    None => {
-                        let ttl = negative_soa(zone).ttl;
-                        let nsec = signer.deny_ds(&ns.name, ttl, signing.now)?;
-                        signing.holds_denial(&nsec, signer);
-                        response.add_authorities(nsec);
-                    }
-                }
-            }
-        }
-    }
-    for placed in sections.required {
-        response.add_additionals(signing.records(placed)?);
-    }
-    sections
-        .optional
-        .iter()
-        .map(|placed| signing.records(placed))
-        .collect()
 }
 
 /// Additional-section processing as Knot DNS 3.2 does it by default (RFC 1034 §3.7, RFC 1035
@@ -832,33 +665,12 @@ fn first_question(query: &[u8]) -> Option<Query> {
     Query::read(&mut decoder).ok()
 }
 
-/// RFC 6891 §6.1.2: an OPT RR's owner must be the root. hickory drops the owner when it turns
-/// the OPT into `Edns`, so walk the message's records to check.
-fn opt_owners_are_root(query: &[u8]) -> Result<bool, DecodeError> {
-    let mut decoder = BinDecoder::new(query);
-    let counts = Header::read(&mut decoder)?.counts;
-    for _ in 0..counts.queries {
-        Query::read(&mut decoder)?;
-    }
-    let records =
-        u32::from(counts.answers) + u32::from(counts.authorities) + u32::from(counts.additionals);
-    for _ in 0..records {
-        let owner = Name::read(&mut decoder)?;
-        let rtype = RecordType::from(decoder.read_u16()?.unverified(/* any type */));
-        decoder.read_slice(6)?; // class and TTL
-        let rdlength = decoder.read_u16()?.unverified(/* bounded by read_slice */);
-        decoder.read_slice(usize::from(rdlength))?;
-        if rtype == RecordType::OPT && !owner.is_root() {
-            return Ok(false);
-        }
-    }
-    Ok(true)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::config::DEFAULT_EDNS_PAYLOAD;
+    use hickory_proto::op::Edns;
+    use hickory_proto::rr::rdata::opt::EdnsCode;
     use hickory_proto::rr::rdata::opt::EdnsOption;
     use hickory_proto::rr::rdata::{A, AAAA, SOA};
     use std::net::Ipv4Addr;
