@@ -6,6 +6,7 @@ pub mod query_stats;
 pub mod responder;
 pub mod server;
 pub mod splice;
+pub mod wire;
 
 #[cfg(test)]
 mod signed_tests;
