@@ -1,11 +1,14 @@
 //! The fallback server: everything the fast path passes up is answered here, from the same
 //! catalog and rendered answers, over UDP and TCP.
 
+pub mod guard;
+pub mod log_limit;
 pub mod packet_cache;
 pub mod query_stats;
 pub mod responder;
 pub mod server;
 pub mod splice;
+pub mod test_hook;
 pub mod wire;
 
 #[cfg(test)]

@@ -118,6 +118,7 @@ impl Responder {
         transport: Transport,
         source: Option<IpAddr>,
     ) -> Option<Vec<u8>> {
+        crate::fallback::test_hook::panic_if_named(query);
         if let Some(reply) = self.rendered.answer(query, transport, self.edns_payload) {
             return Some(reply);
         }
