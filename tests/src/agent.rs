@@ -116,7 +116,8 @@ impl Agent {
                     bail!(
                         "the agent ignored {variable}: {} was built without the test-hooks \
                          feature; build it with `cargo build -p dns-xdp-user --features \
-                         test-hooks` (`cargo xtask test` and `cargo test` do)",
+                         test-hooks` (`cargo xtask test` does, and so does `cargo test` from \
+                         the workspace root, not from tests/)",
                         agent_binary().display()
                     );
                 }
