@@ -40,8 +40,8 @@ pub fn agent_binary() -> PathBuf {
     let bin = dir.join("dns-xdp");
     assert!(
         bin.is_file(),
-        "{} is missing: build it with `cargo build -p dns-xdp-user` (`cargo xtask test` does), \
-         or set DNS_XDP_BIN",
+        "{} is missing: build it with `cargo build -p dns-xdp-user --features test-hooks` \
+         (`cargo xtask test` does), or set DNS_XDP_BIN",
         bin.display()
     );
     bin
@@ -113,7 +113,35 @@ impl Agent {
     pub fn start_with_env(topology: &Topology, config: &str, env: &[(&str, &str)]) -> Result<Self> {
         let mut agent = Self::spawn(topology, config, env)?;
         agent.wait_serving()?;
+        agent.check_test_hooks()?;
         Ok(agent)
+    }
+
+    /// Fails unless the agent announced every test hook (`DNS_XDP_TEST_*`) in its environment:
+    /// one built without the `test-hooks` feature ignores them, and the test would fail later
+    /// for no visible reason.
+    fn check_test_hooks(&self) -> Result<()> {
+        for (variable, _) in self
+            .env
+            .iter()
+            .filter(|(k, _)| k.starts_with("DNS_XDP_TEST_"))
+        {
+            // Logged before the agent says it serves, but read from its stderr by a thread.
+            let deadline = Instant::now() + Duration::from_secs(10);
+            while !self.stderr().contains(&format!("{variable} is set")) {
+                if Instant::now() > deadline {
+                    bail!(
+                        "the agent ignored {variable}: {} was built without the test-hooks \
+                         feature; build it with `cargo build -p dns-xdp-user --features \
+                         test-hooks` (`cargo xtask test` does, and so does `cargo test` from \
+                         the workspace root, not from tests/)",
+                        agent_binary().display()
+                    );
+                }
+                thread::sleep(Duration::from_millis(20));
+            }
+        }
+        Ok(())
     }
 
     /// Starts the agent and waits for it to exit (for configs that must be refused).

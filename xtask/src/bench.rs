@@ -4,7 +4,7 @@ use std::process::Command;
 
 use anyhow::{bail, Result};
 
-use crate::ebpf::{build_agent, build_ebpf, Profile};
+use crate::ebpf::{build_agent, build_ebpf, Profile, TestHooks};
 use crate::{is_root, run, workspace_root};
 
 #[derive(Clone, Copy, clap::ValueEnum)]
@@ -49,7 +49,7 @@ pub fn bench(which: Option<Which>) -> Result<()> {
     {
         // These run the agent binary, which `cargo bench` does not build; an optimised one, to
         // compare with the optimised C servers.
-        build_agent(Profile::Release)?;
+        build_agent(Profile::Release, TestHooks::Without)?;
     }
     // One cargo run per bench, in this order: the load bench reads the XDP bench's results.
     for target in targets {

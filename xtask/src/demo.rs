@@ -5,7 +5,7 @@ use std::process::Command;
 
 use anyhow::{bail, Result};
 
-use crate::ebpf::{build_agent, build_ebpf, Profile};
+use crate::ebpf::{build_agent, build_ebpf, Profile, TestHooks};
 use crate::{is_root, run, workspace_root};
 
 pub fn demo(once: bool) -> Result<()> {
@@ -13,7 +13,7 @@ pub fn demo(once: bool) -> Result<()> {
         bail!("the demo loads BPF and makes network namespaces: run `sudo -E cargo xtask demo`");
     }
     build_ebpf()?;
-    build_agent(Profile::Debug)?;
+    build_agent(Profile::Debug, TestHooks::Without)?;
     let mut cmd = Command::new("cargo");
     cmd.current_dir(workspace_root()).args([
         "run",

@@ -68,14 +68,30 @@ pub fn build_ebpf() -> Result<PathBuf> {
     Ok(object)
 }
 
+/// The agent's cargo feature that compiles in the environment variables with which the tests
+/// make it misbehave on purpose (`DNS_XDP_TEST_*`).
+pub const TEST_HOOKS_FEATURE: &str = "test-hooks";
+
+/// Whether an agent build has the test hooks: only the agent the tests run does, never one
+/// that is run for real, demonstrated or measured.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum TestHooks {
+    Without,
+    With,
+}
+
 /// Builds the agent and returns the path of its binary; it does not build the XDP object the
-/// agent loads, so call [`build_ebpf`] first.
-pub fn build_agent(profile: Profile) -> Result<PathBuf> {
+/// agent loads, so call [`build_ebpf`] first. Both hook settings build to the same path: the
+/// last build wins, and cargo relinks it when the setting changes.
+pub fn build_agent(profile: Profile, hooks: TestHooks) -> Result<PathBuf> {
     let mut cmd = Command::new("cargo");
     cmd.current_dir(workspace_root())
         .args(["build", "--package", AGENT_PACKAGE]);
     if profile == Profile::Release {
         cmd.arg("--release");
+    }
+    if hooks == TestHooks::With {
+        cmd.args(["--features", TEST_HOOKS_FEATURE]);
     }
     run(&mut cmd)?;
     Ok(workspace_root()

@@ -88,7 +88,7 @@ fn execute(command: Command) -> Result<()> {
             } else {
                 Profile::Debug
             };
-            let agent = ebpf::build_agent(profile)?;
+            let agent = ebpf::build_agent(profile, ebpf::TestHooks::Without)?;
             println!("{}", agent.display());
         }
         Command::Test { args } => test::test(&args)?,

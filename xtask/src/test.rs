@@ -5,7 +5,9 @@ use std::process::{Command, Stdio};
 
 use anyhow::{bail, Result};
 
-use crate::ebpf::{build_agent, build_ebpf, ebpf_cargo, Profile, EBPF_CRATE};
+use crate::ebpf::{
+    build_agent, build_ebpf, ebpf_cargo, Profile, TestHooks, AGENT_PACKAGE, EBPF_CRATE,
+};
 use crate::{describe, is_root, run, workspace_root};
 
 /// Builds, checks formatting and lints, then runs every test; `cargo_test_args` go to `cargo test`.
@@ -14,8 +16,9 @@ pub fn test(cargo_test_args: &[String]) -> Result<()> {
         bail!("the BPF and network-namespace tests need root: run `sudo -E cargo xtask test`");
     }
     build_ebpf()?;
-    // Integration tests start the agent binary, which `cargo test` does not build for them.
-    build_agent(Profile::Debug)?;
+    // Integration tests start the agent binary, which `cargo test` does not build for them,
+    // with the test hooks some of them set.
+    build_agent(Profile::Debug, TestHooks::With)?;
     let root = workspace_root();
     run(Command::new("cargo")
         .current_dir(&root)
@@ -31,6 +34,12 @@ pub fn test(cargo_test_args: &[String]) -> Result<()> {
             EBPF_CRATE,
             "--all-targets",
         ])
+        .args(["--", "-D", "warnings"]))?;
+    // The workspace run lints the agent with the test hooks (the tests crate turns them on);
+    // this one lints it as it is released, without them.
+    run(Command::new("cargo")
+        .current_dir(&root)
+        .args(["clippy", "--package", AGENT_PACKAGE, "--all-targets"])
         .args(["--", "-D", "warnings"]))?;
     run(ebpf_cargo("clippy")?.args(["--", "-D", "warnings"]))?;
     // No `--workspace`: the default members are every crate but the eBPF one, and unlike

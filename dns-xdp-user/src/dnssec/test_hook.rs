@@ -1,43 +1,66 @@
-//! Test only: `DNS_XDP_TEST_CORRUPT_RRSIG=<owner name>` in the agent's environment makes every
-//! RRSIG it sends for that owner name (any case) carry a broken signature: the last octet of
-//! the signature is flipped. It exists so that the tests can prove a validating resolver
-//! refuses (SERVFAIL) what fails validation. Read once, when the first zone is signed; the
-//! agent logs a warning when it is set. Never set it in production.
-
-use std::sync::OnceLock;
+//! Test only, with the cargo feature `test-hooks`: `DNS_XDP_TEST_CORRUPT_RRSIG=<owner name>` in
+//! the agent's environment makes every RRSIG it sends for that owner name (any case) carry a
+//! broken signature: the last octet of the signature is flipped. It exists so that the tests
+//! can prove a validating resolver refuses (SERVFAIL) what fails validation. Read once, when
+//! the first zone is signed; the agent logs a warning when it is set. Never set it in
+//! production.
+//!
+//! Without the feature (every build but the tests') the functions do nothing, and neither the
+//! variable nor its name is in the binary.
 
 use hickory_proto::dnssec::rdata::RRSIG;
 use hickory_proto::rr::Name;
 
-pub const ENV: &str = "DNS_XDP_TEST_CORRUPT_RRSIG";
+#[cfg(feature = "test-hooks")]
+mod hook {
+    use std::sync::OnceLock;
 
+    use hickory_proto::rr::Name;
+
+    pub const ENV: &str = "DNS_XDP_TEST_CORRUPT_RRSIG";
+
+    pub fn owner() -> Option<&'static Name> {
+        static OWNER: OnceLock<Option<Name>> = OnceLock::new();
+        OWNER
+            .get_or_init(|| {
+                let text = std::env::var(ENV).ok()?;
+                match Name::from_ascii(text.trim()) {
+                    Ok(mut name) => {
+                        name.set_fqdn(true);
+                        Some(name)
+                    }
+                    Err(e) => {
+                        log::error!("{ENV}={text:?} is not a domain name ({e}); ignored");
+                        None
+                    }
+                }
+            })
+            .as_ref()
+    }
+
+    pub fn announce() {
+        if let Some(name) = owner() {
+            log::warn!(
+                "{ENV} is set: every RRSIG for {name} is deliberately broken (a test hook; \
+                 unset it outside tests)"
+            );
+        }
+    }
+}
+
+/// The owner name the hook breaks signatures for, if it is set.
+#[inline(always)]
 fn owner() -> Option<&'static Name> {
-    static OWNER: OnceLock<Option<Name>> = OnceLock::new();
-    OWNER
-        .get_or_init(|| {
-            let text = std::env::var(ENV).ok()?;
-            match Name::from_ascii(text.trim()) {
-                Ok(mut name) => {
-                    name.set_fqdn(true);
-                    Some(name)
-                }
-                Err(e) => {
-                    log::error!("{ENV}={text:?} is not a domain name ({e}); ignored");
-                    None
-                }
-            }
-        })
-        .as_ref()
+    #[cfg(feature = "test-hooks")]
+    return hook::owner();
+    #[cfg(not(feature = "test-hooks"))]
+    None
 }
 
 /// Logs a warning if the hook is set.
 pub(crate) fn announce() {
-    if let Some(name) = owner() {
-        log::warn!(
-            "{ENV} is set: every RRSIG for {name} is deliberately broken (a test hook; unset it \
-             outside tests)"
-        );
-    }
+    #[cfg(feature = "test-hooks")]
+    hook::announce();
 }
 
 /// Whether the hook names `owner_name`.

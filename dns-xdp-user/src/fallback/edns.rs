@@ -54,8 +54,9 @@ pub fn ours(payload: u16, asked: &Asked) -> Edns {
     edns
 }
 
-/// RFC 6891 §6.1.2: an OPT RR's owner must be the root. hickory drops the owner when it turns
-/// the OPT into `Edns`, so walk the message's records to check.
+/// RFC 6891 §6.1.2: an OPT RR's owner must be the root, and its options must fill its RDATA.
+/// hickory drops the owner when it turns the OPT into `Edns`, and broken options with a
+/// warning, so walk the message's records to check.
 pub fn opt_owners_are_root(query: &[u8]) -> Result<bool, DecodeError> {
     let mut decoder = BinDecoder::new(query);
     let counts = Header::read(&mut decoder)?.counts;
@@ -69,8 +70,10 @@ pub fn opt_owners_are_root(query: &[u8]) -> Result<bool, DecodeError> {
         let rtype = RecordType::from(decoder.read_u16()?.unverified(/* any type */));
         decoder.read_slice(6)?; // class and TTL
         let rdlength = decoder.read_u16()?.unverified(/* bounded by read_slice */);
-        decoder.read_slice(usize::from(rdlength))?;
-        if rtype == RecordType::OPT && !owner.is_root() {
+        let rdata = decoder.read_slice(usize::from(rdlength))?.unverified(/* checked next */);
+        if rtype == RecordType::OPT
+            && (!owner.is_root() || super::wire::check_edns_options(rdata).is_err())
+        {
             return Ok(false);
         }
     }

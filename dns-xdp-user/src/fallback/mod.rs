@@ -2,12 +2,16 @@
 //! catalog and rendered answers, over UDP and TCP.
 
 mod edns;
+pub mod guard;
+pub mod log_limit;
 pub mod packet_cache;
 pub mod query_stats;
 pub mod responder;
 pub mod server;
 mod signing;
 pub mod splice;
+pub mod test_hook;
+pub mod wire;
 
 #[cfg(test)]
 mod signed_tests;

@@ -1,5 +1,6 @@
 //! Counts of the queries the fallback server answers, by transport, response code and query
-//! type, for the metrics endpoint. Lock-free: each query adds to a few relaxed atomics.
+//! type, and of what went wrong while serving (malformed and dropped queries, panics, restarts,
+//! socket errors), for the metrics endpoint. Lock-free: each event adds to a relaxed atomic.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -46,18 +47,80 @@ pub const RCODES: [&str; 16] = [
 
 const TRANSPORTS: [(Transport, &str); 2] = [(Transport::Udp, "udp"), (Transport::Tcp, "tcp")];
 
+/// What the server sent for a query it could not make sense of.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Malformed {
+    /// FORMERR: the header could be read.
+    Formerr,
+    /// Nothing: shorter than a header.
+    Unanswered,
+}
+
+/// Why a message was dropped unanswered though it was not malformed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Dropped {
+    /// It is a response (QR=1): answering responses invites loops between servers.
+    Response,
+    /// Its UDP source port is a service that answers anything (see
+    /// `fallback::server::LOOPING_SOURCE_PORTS`).
+    SourcePort,
+}
+
+/// The socket operation that failed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SocketOp {
+    Receive,
+    Send,
+    Accept,
+}
+
+/// (transport, what) pairs that can happen, in the order listed; each is listed even at 0, so
+/// an alert on an increase sees the first one.
+const MALFORMED: [(Transport, Malformed, &str); 4] = [
+    (Transport::Udp, Malformed::Formerr, "formerr"),
+    (Transport::Udp, Malformed::Unanswered, "none"),
+    (Transport::Tcp, Malformed::Formerr, "formerr"),
+    (Transport::Tcp, Malformed::Unanswered, "none"),
+];
+const DROPPED: [(Transport, Dropped, &str); 3] = [
+    (Transport::Udp, Dropped::Response, "response"),
+    (Transport::Udp, Dropped::SourcePort, "source_port"),
+    (Transport::Tcp, Dropped::Response, "response"),
+];
+const SOCKET_ERRORS: [(Transport, SocketOp, &str); 3] = [
+    (Transport::Udp, SocketOp::Receive, "receive"),
+    (Transport::Udp, SocketOp::Send, "send"),
+    (Transport::Tcp, SocketOp::Accept, "accept"),
+];
+
 pub struct QueryStats {
     /// [transport][rcode]
     responses: [[AtomicU64; 16]; 2],
     /// [transport][qtype index]
     queries: [[AtomicU64; QTYPES.len() + 1]; 2],
+    /// [index in MALFORMED]
+    malformed: [AtomicU64; MALFORMED.len()],
+    /// [index in DROPPED]
+    dropped: [AtomicU64; DROPPED.len()],
+    /// [index in SOCKET_ERRORS]
+    socket_errors: [AtomicU64; SOCKET_ERRORS.len()],
+    /// [transport]: panics caught while answering or serving.
+    panics: [AtomicU64; 2],
+    /// [transport]: serving threads (UDP) and accept loops (TCP) restarted after they ended.
+    restarts: [AtomicU64; 2],
 }
 
 impl Default for QueryStats {
     fn default() -> Self {
+        let zero = || AtomicU64::new(0);
         Self {
-            responses: std::array::from_fn(|_| std::array::from_fn(|_| AtomicU64::new(0))),
-            queries: std::array::from_fn(|_| std::array::from_fn(|_| AtomicU64::new(0))),
+            responses: std::array::from_fn(|_| std::array::from_fn(|_| zero())),
+            queries: std::array::from_fn(|_| std::array::from_fn(|_| zero())),
+            malformed: std::array::from_fn(|_| zero()),
+            dropped: std::array::from_fn(|_| zero()),
+            socket_errors: std::array::from_fn(|_| zero()),
+            panics: std::array::from_fn(|_| zero()),
+            restarts: std::array::from_fn(|_| zero()),
         }
     }
 }
@@ -80,6 +143,56 @@ impl QueryStats {
             .and_then(|qtype| QTYPES.iter().position(|(code, _)| *code == qtype))
             .unwrap_or(OTHER_QTYPE);
         self.queries[t][qtype].fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Counts a query the server could not make sense of.
+    pub fn malformed(&self, transport: Transport, what: Malformed) {
+        add(&self.malformed, &MALFORMED, transport, what);
+    }
+
+    /// Counts a message dropped unanswered.
+    pub fn dropped(&self, transport: Transport, why: Dropped) {
+        add(&self.dropped, &DROPPED, transport, why);
+    }
+
+    /// Counts a failed socket operation.
+    pub fn socket_error(&self, transport: Transport, op: SocketOp) {
+        add(&self.socket_errors, &SOCKET_ERRORS, transport, op);
+    }
+
+    /// Counts a panic caught while answering or serving.
+    pub fn panicked(&self, transport: Transport) {
+        self.panics[transport_index(transport)].fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Counts a serving thread or accept loop restarted.
+    pub fn restarted(&self, transport: Transport) {
+        self.restarts[transport_index(transport)].fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// (transport, `formerr` or `none`, count), zeros included.
+    pub fn malformed_counts(&self) -> Vec<(&'static str, &'static str, u64)> {
+        listed(&self.malformed, &MALFORMED)
+    }
+
+    /// (transport, reason, count), zeros included.
+    pub fn dropped_counts(&self) -> Vec<(&'static str, &'static str, u64)> {
+        listed(&self.dropped, &DROPPED)
+    }
+
+    /// (transport, operation, count), zeros included.
+    pub fn socket_error_counts(&self) -> Vec<(&'static str, &'static str, u64)> {
+        listed(&self.socket_errors, &SOCKET_ERRORS)
+    }
+
+    /// (transport, count) of panics caught, zeros included.
+    pub fn panic_counts(&self) -> Vec<(&'static str, u64)> {
+        per_transport(&self.panics)
+    }
+
+    /// (transport, count) of restarts, zeros included.
+    pub fn restart_counts(&self) -> Vec<(&'static str, u64)> {
+        per_transport(&self.restarts)
     }
 
     /// (transport, rcode name, count) for every non-zero count.
@@ -110,6 +223,51 @@ impl QueryStats {
         }
         out
     }
+}
+
+fn add<W: PartialEq>(
+    counts: &[AtomicU64],
+    table: &[(Transport, W, &str)],
+    transport: Transport,
+    what: W,
+) {
+    // Every pair the server records is in its table; one that is not is not counted rather than
+    // taking the server down.
+    if let Some(i) = table
+        .iter()
+        .position(|(t, w, _)| *t == transport && *w == what)
+    {
+        counts[i].fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+fn listed<W>(
+    counts: &[AtomicU64],
+    table: &[(Transport, W, &'static str)],
+) -> Vec<(&'static str, &'static str, u64)> {
+    table
+        .iter()
+        .zip(counts)
+        .map(|((transport, _, name), n)| {
+            (transport_name(*transport), *name, n.load(Ordering::Relaxed))
+        })
+        .collect()
+}
+
+fn per_transport(counts: &[AtomicU64; 2]) -> Vec<(&'static str, u64)> {
+    TRANSPORTS
+        .iter()
+        .map(|(transport, name)| {
+            (
+                *name,
+                counts[transport_index(*transport)].load(Ordering::Relaxed),
+            )
+        })
+        .collect()
+}
+
+fn transport_name(transport: Transport) -> &'static str {
+    TRANSPORTS[transport_index(transport)].1
 }
 
 /// The type of the first question: after the header and the question's name (uncompressed, as
@@ -163,5 +321,44 @@ mod tests {
             stats.queries(),
             vec![("udp", "A", 2), ("udp", "other", 1), ("tcp", "other", 1)]
         );
+    }
+
+    #[test]
+    fn counts_what_went_wrong_listing_zeros() {
+        let stats = QueryStats::default();
+        stats.malformed(Transport::Udp, Malformed::Formerr);
+        stats.malformed(Transport::Udp, Malformed::Formerr);
+        stats.malformed(Transport::Tcp, Malformed::Unanswered);
+        stats.dropped(Transport::Udp, Dropped::SourcePort);
+        stats.socket_error(Transport::Tcp, SocketOp::Accept);
+        stats.panicked(Transport::Tcp);
+        stats.restarted(Transport::Udp);
+        assert_eq!(
+            stats.malformed_counts(),
+            vec![
+                ("udp", "formerr", 2),
+                ("udp", "none", 0),
+                ("tcp", "formerr", 0),
+                ("tcp", "none", 1)
+            ]
+        );
+        assert_eq!(
+            stats.dropped_counts(),
+            vec![
+                ("udp", "response", 0),
+                ("udp", "source_port", 1),
+                ("tcp", "response", 0)
+            ]
+        );
+        assert_eq!(
+            stats.socket_error_counts(),
+            vec![
+                ("udp", "receive", 0),
+                ("udp", "send", 0),
+                ("tcp", "accept", 1)
+            ]
+        );
+        assert_eq!(stats.panic_counts(), vec![("udp", 0), ("tcp", 1)]);
+        assert_eq!(stats.restart_counts(), vec![("udp", 1), ("tcp", 0)]);
     }
 }

@@ -125,6 +125,7 @@ impl Responder {
         transport: Transport,
         source: Option<IpAddr>,
     ) -> Option<Vec<u8>> {
+        crate::fallback::test_hook::panic_if_named(query);
         let rendered = |name: &[u8], qtype| self.rendered.get(name, qtype).map(|r| &r.section);
         if let Some(reply) = splice::reply(query, transport, self.edns_payload, rendered) {
             return Some(reply);

@@ -128,6 +128,8 @@ impl Metrics {
             );
         }
 
+        render_fallback_faults(&mut out, &self.fallback);
+
         let health = self.health.lock().unwrap_or_else(PoisonError::into_inner);
         if let Some(source) = health.as_ref() {
             let (targets, alive) = source();
@@ -173,6 +175,75 @@ impl Metrics {
             );
         }
         out
+    }
+}
+
+/// What went wrong in the fallback server, every series listed from the start (at 0), so an
+/// alert on its increase sees the first one.
+fn render_fallback_faults(out: &mut String, stats: &QueryStats) {
+    family(
+        out,
+        "dns_xdp_fallback_malformed_total",
+        "counter",
+        "Queries the fallback server could not make sense of, by transport and what it sent \
+         (formerr, or none for a message shorter than a header).",
+    );
+    for (transport, reply, n) in stats.malformed_counts() {
+        let _ = writeln!(
+            out,
+            "dns_xdp_fallback_malformed_total{{transport=\"{transport}\",reply=\"{reply}\"}} {n}"
+        );
+    }
+    family(
+        out,
+        "dns_xdp_fallback_dropped_total",
+        "counter",
+        "Messages the fallback server dropped unanswered, by transport and reason (response: \
+         QR=1; source_port: from UDP port 0, 7, 13, 19 or 37).",
+    );
+    for (transport, reason, n) in stats.dropped_counts() {
+        let _ = writeln!(
+            out,
+            "dns_xdp_fallback_dropped_total{{transport=\"{transport}\",reason=\"{reason}\"}} {n}"
+        );
+    }
+    family(
+        out,
+        "dns_xdp_fallback_panics_total",
+        "counter",
+        "Panics the fallback server caught, by transport: a query answered SERVFAIL, or a \
+         serving thread, accept loop or connection ended. Any is a bug: see the error log.",
+    );
+    for (transport, n) in stats.panic_counts() {
+        let _ = writeln!(
+            out,
+            "dns_xdp_fallback_panics_total{{transport=\"{transport}\"}} {n}"
+        );
+    }
+    family(
+        out,
+        "dns_xdp_fallback_restarts_total",
+        "counter",
+        "Serving threads (udp) and accept loops (tcp) of the fallback server restarted after \
+         they ended.",
+    );
+    for (transport, n) in stats.restart_counts() {
+        let _ = writeln!(
+            out,
+            "dns_xdp_fallback_restarts_total{{transport=\"{transport}\"}} {n}"
+        );
+    }
+    family(
+        out,
+        "dns_xdp_fallback_socket_errors_total",
+        "counter",
+        "Failed socket operations of the fallback server, by transport and operation.",
+    );
+    for (transport, op, n) in stats.socket_error_counts() {
+        let _ = writeln!(
+            out,
+            "dns_xdp_fallback_socket_errors_total{{transport=\"{transport}\",op=\"{op}\"}} {n}"
+        );
     }
 }
 
@@ -339,6 +410,7 @@ async fn answer(mut stream: TcpStream, metrics: &Metrics) -> std::io::Result<()>
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::fallback::query_stats::{Dropped, Malformed, SocketOp};
     use crate::fallback::responder::Transport;
 
     #[test]
@@ -349,6 +421,10 @@ mod tests {
             b"\x12\x34\x01\x00\x00\x01\x00\x00\x00\x00\x00\x00\x00\x00\x0f\x00\x01",
             &[0x12, 0x34, 0x84, 0x03],
         );
+        stats.malformed(Transport::Udp, Malformed::Formerr);
+        stats.dropped(Transport::Udp, Dropped::SourcePort);
+        stats.panicked(Transport::Tcp);
+        stats.socket_error(Transport::Udp, SocketOp::Receive);
         let metrics = Metrics::new(None, stats);
         metrics.published(7, vec![("example.com.".into(), 2026112801)]);
         metrics.set_health_source(Box::new(|| {
@@ -383,6 +459,16 @@ mod tests {
             "dns_xdp_publish_generation 7",
             "dns_xdp_zone_serial{zone=\"example.com.\"} 2026112801",
             "# TYPE dns_xdp_fallback_responses_total counter",
+            "dns_xdp_fallback_malformed_total{transport=\"udp\",reply=\"formerr\"} 1",
+            "dns_xdp_fallback_malformed_total{transport=\"tcp\",reply=\"none\"} 0",
+            "dns_xdp_fallback_dropped_total{transport=\"udp\",reason=\"source_port\"} 1",
+            "dns_xdp_fallback_dropped_total{transport=\"tcp\",reason=\"response\"} 0",
+            "dns_xdp_fallback_panics_total{transport=\"tcp\"} 1",
+            "dns_xdp_fallback_panics_total{transport=\"udp\"} 0",
+            "dns_xdp_fallback_restarts_total{transport=\"udp\"} 0",
+            "dns_xdp_fallback_socket_errors_total{transport=\"udp\",op=\"receive\"} 1",
+            "dns_xdp_fallback_socket_errors_total{transport=\"tcp\",op=\"accept\"} 0",
+            "# TYPE dns_xdp_fallback_panics_total counter",
         ] {
             assert!(text.lines().any(|l| l == line), "missing {line:?} in\n{text}");
         }
