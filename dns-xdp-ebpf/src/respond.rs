@@ -2,7 +2,10 @@
 //! answer map, so the kernel only resizes the frame, copies, swaps addresses and fixes lengths
 //! and checksums.
 
-use core::ptr::{addr_of, read_volatile, write_volatile};
+use core::{
+    ptr::{addr_of, read_volatile, write_volatile},
+    sync::atomic::{compiler_fence, Ordering},
+};
 
 use aya_ebpf::{
     helpers::{
@@ -67,6 +70,13 @@ pub fn answer(ctx: &XdpContext, ip: &Ip, udp: &Udp, q: &Query) -> Result<Counter
     let key = unsafe { &mut (*q.scratch).key };
     key.generation = live.generation;
     let taken = lookup(ctx, ip, key, live.views).and_then(|value| take(value, q));
+    // Volatile reads keep their order only among themselves: without this the compiler may sink
+    // the plain loads of the entry (`same_name`'s words, the lengths, counts and checksums that
+    // `take` returns) past the second read of `seq`, where a torn read would go unnoticed.
+    // Acquire, as a seqlock reader's fence (the kernel's `read_seqcount_retry`): no load before
+    // it moves after it. Only the compiler's: x86-64 keeps loads in order (see `publish`), and
+    // LLVM's BPF backend has no instruction for a CPU fence (`atomic::fence` fails to build).
+    compiler_fence(Ordering::Acquire);
     // Also when the lookup failed: a miss caught in an update is the update's doing.
     if unsafe { read_volatile(addr_of!((*publish).seq)) } != seq {
         return Err(Counter::PassTorn);
