@@ -9,6 +9,7 @@
 pub mod addresses;
 pub mod answer;
 pub mod counters;
+pub mod ports;
 pub mod publish;
 pub mod scratch;
 pub mod views;

@@ -17,6 +17,7 @@ use aya_ebpf::{
     programs::XdpContext,
 };
 use dns_xdp_common::{
+    addresses::ServedAddr,
     answer::{
         AnswerKey, AnswerValue, DEFAULT_VIEW, DNSSEC_SIGNED, DNSSEC_UNSIGNED, FIRST_VARIANT,
         MAX_ANSWER_LEN, NAME_BUF_LEN, NAME_WORDS,
@@ -36,7 +37,7 @@ use crate::{
     maps::{self, forget, view_of, PUBLISH},
     parse::{
         dns::{Query, CLASSIC_UDP_LIMIT, OPT_LEN},
-        ip::{self, Ip},
+        ip::Ip,
         ptr_at,
         udp::Udp,
     },
@@ -69,7 +70,8 @@ pub fn answer(ctx: &XdpContext, ip: &Ip, udp: &Udp, q: &Query) -> Result<Counter
     }
     let key = unsafe { &mut (*q.scratch).key };
     key.generation = live.generation;
-    let taken = lookup(ctx, ip, key, live.views).and_then(|value| take(value, q));
+    let taken =
+        lookup(unsafe { &(*q.scratch).source }, key, live.views).and_then(|value| take(value, q));
     // Volatile reads keep their order only among themselves: without this the compiler may sink
     // the plain loads of the entry (`same_name`'s words, the lengths, counts and checksums that
     // `take` returns) past the second read of `seq`, where a torn read would go unnoticed.
@@ -184,14 +186,13 @@ pub fn answer(ctx: &XdpContext, ip: &Ip, udp: &Udp, q: &Query) -> Result<Counter
 /// without an entry passes up rather than falling back to another answer: it is NODATA there.
 #[inline(always)]
 fn lookup(
-    ctx: &XdpContext,
-    ip: &Ip,
+    client: &ServedAddr,
     key: &mut AnswerKey,
     trie: u8,
 ) -> Result<&'static AnswerValue, Counter> {
     let mut value = maps::answer(key).ok_or(Counter::PassMiss)?;
     if value.per_view != 0 {
-        let view = view_of(trie, ip::source(ctx, ip)?);
+        let view = view_of(trie, client.addr);
         if view != DEFAULT_VIEW {
             key.view = view;
             value = maps::answer(key).ok_or(Counter::PassNoView)?;
@@ -374,15 +375,7 @@ fn rewrite_v4(ctx: &XdpContext, offset: usize, udp_len: u16) -> Result<(), Count
     ip.tot_len = (Ipv4Hdr::LEN as u16 + udp_len).to_be_bytes();
     ip.ttl = REPLY_TTL;
     ip.check = [0, 0];
-    let bytes: &[u8; Ipv4Hdr::LEN] =
-        unsafe { &*(ip as *const Ipv4Hdr as *const [u8; Ipv4Hdr::LEN]) };
-    let mut sum = 0u64;
-    let mut i = 0;
-    while i < Ipv4Hdr::LEN {
-        sum += u16::from_be_bytes([bytes[i], bytes[i + 1]]) as u64;
-        i += 2;
-    }
-    ip.check = (!csum::fold(sum)).to_be_bytes();
+    ip.check = (!csum::fold(csum::sum_ipv4_header(ip))).to_ne_bytes();
     Ok(())
 }
 
