@@ -31,8 +31,71 @@ impl ServedAddr {
     }
 }
 
-/// Most addresses one server answers for.
-pub const MAX_SERVED_ADDRS: usize = 256;
+/// `AddressEntry::kind` of a served address: a destination the fast path answers for. It is
+/// never a source either: a query "from ourselves" is spoofed, and answering it would talk to
+/// ourselves.
+pub const ADDR_SERVED: u32 = 1;
+/// `AddressEntry::kind` of an address that is only never a source: the network or broadcast
+/// address of an IPv4 subnet on this host, which no client sends from and a query to which is
+/// not ours to answer.
+pub const ADDR_NEVER_SOURCE: u32 = 2;
+
+/// Most entries of the address map: the served addresses and the never-source ones together.
+pub const MAX_SERVED_ADDRS: usize = 1024;
+
+/// Words of [`AddressEntry::sources`]: 1024 bits, so a host with a few dozen entries sends
+/// about one query in twenty or fewer to the second lookup.
+pub const SOURCE_FILTER_WORDS: usize = 16;
+
+/// Value of the address map.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, bytemuck::Pod, bytemuck::Zeroable)]
+pub struct AddressEntry {
+    /// [`ADDR_SERVED`] or [`ADDR_NEVER_SOURCE`].
+    pub kind: u32,
+    pub _pad: u32,
+    /// In a served entry, a one-hash Bloom filter of every address in the map (bit
+    /// [`source_filter_bit`] of each set): the program looks a query's source up only when its
+    /// bit is set, so a query from a real client costs no lookup beyond its destination's.
+    /// Zero in never-source entries.
+    pub sources: [u64; SOURCE_FILTER_WORDS],
+}
+
+impl AddressEntry {
+    pub const fn new(kind: u32) -> Self {
+        Self {
+            kind,
+            _pad: 0,
+            sources: [0; SOURCE_FILTER_WORDS],
+        }
+    }
+
+    /// Sets `addr`'s bit in the source filter.
+    pub fn add_source(&mut self, addr: &ServedAddr) {
+        let bit = source_filter_bit(addr);
+        self.sources[bit / 64] |= 1 << (bit % 64);
+    }
+
+    /// Whether `addr` may be in the map: false means it certainly is not.
+    #[inline(always)]
+    pub fn may_hold(&self, addr: &ServedAddr) -> bool {
+        let bit = source_filter_bit(addr);
+        self.sources[bit / 64] & (1 << (bit % 64)) != 0
+    }
+}
+
+/// The bit of `addr` in [`AddressEntry::sources`]: its two halves folded together, then the top
+/// bits of a multiplicative (Fibonacci) hash, which spreads neighbouring addresses apart.
+#[inline(always)]
+pub fn source_filter_bit(addr: &ServedAddr) -> usize {
+    let [hi, lo] = addr.be_words();
+    let folded = hi ^ lo;
+    let word = (folded ^ (folded >> 32)) as u32;
+    (word.wrapping_mul(0x9E37_79B1) >> (32 - SOURCE_FILTER_BITS_LOG2)) as usize
+}
+
+const SOURCE_FILTER_BITS_LOG2: u32 = 10;
+const _: () = assert!(1 << SOURCE_FILTER_BITS_LOG2 == SOURCE_FILTER_WORDS * 64);
 
 /// IPv4 sources the kernel's stack drops as martian (`ip_route_input_slow` and
 /// `ip_route_use_hint` in net/ipv4/route.c): 0.0.0.0/8, 127.0.0.0/8 (with the default
@@ -57,6 +120,8 @@ pub fn is_martian_v6(src: &ServedAddr) -> bool {
 
 #[cfg(feature = "user")]
 unsafe impl aya::Pod for ServedAddr {}
+#[cfg(feature = "user")]
+unsafe impl aya::Pod for AddressEntry {}
 
 #[cfg(test)]
 mod tests {
@@ -64,6 +129,26 @@ mod tests {
 
     fn v6(text: &str) -> [u8; 16] {
         text.parse::<core::net::Ipv6Addr>().unwrap().octets()
+    }
+
+    #[test]
+    fn the_source_filter_holds_what_was_added() {
+        let mut entry = AddressEntry::new(ADDR_SERVED);
+        let added = [
+            ServedAddr::v4([192, 0, 2, 0]),
+            ServedAddr::v4([192, 0, 2, 255]),
+            ServedAddr::v6(v6("2001:db8::1")),
+        ];
+        for addr in &added {
+            entry.add_source(addr);
+        }
+        assert!(added.iter().all(|a| entry.may_hold(a)));
+        // Neighbours of what was added land elsewhere: a /24's clients mostly clear the filter.
+        let false_positives = (1..=254)
+            .filter(|&host| entry.may_hold(&ServedAddr::v4([192, 0, 2, host])))
+            .count();
+        assert!(false_positives <= 3, "{false_positives} of 254");
+        assert!(!AddressEntry::new(ADDR_NEVER_SOURCE).may_hold(&added[0]));
     }
 
     #[test]

@@ -57,8 +57,9 @@ pub enum Counter {
     PassNotUnicast = 19,
     /// An IPv4 header checksum that does not verify: the kernel's stack drops the packet.
     PassIpChecksum = 20,
-    /// A source address no client has: 0.0.0.0/8, 127.0.0.0/8, multicast, 255.255.255.255;
-    /// ::, ::1, multicast, IPv4-mapped (see `addresses`).
+    /// A source address no client has: a fixed martian (0.0.0.0/8, 127.0.0.0/8, multicast,
+    /// 255.255.255.255; ::, ::1, multicast, IPv4-mapped), one of the addresses we answer for,
+    /// or the network or broadcast address of a subnet on this host (see `addresses`).
     PassMartian = 21,
     /// A UDP source port no answer may go to: 0, or echo, daytime, chargen and time, whose
     /// replies would loop with ours (see `ports`).

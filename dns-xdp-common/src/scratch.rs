@@ -33,10 +33,10 @@ pub struct Scratch {
     /// the copy can be checked against concurrent updates (see `publish`) and the frame still
     /// passed up whole when it fails the check.
     pub answer: [u8; MAX_ANSWER_LEN],
-    /// The client's address, written while parsing the IP header, in the form of the view
-    /// trie's keys. Here rather than on the stack, where the constant bytes of its IPv4-mapped
-    /// form would keep the verifier from merging the IPv4 and IPv6 paths for the rest of the
-    /// program.
+    /// The client's address, written while parsing the IP header, the key of its address-map
+    /// and view-trie lookups. Here rather than on the stack, where the constant bytes of its
+    /// IPv4-mapped form would keep the verifier from merging the IPv4 and IPv6 paths for the
+    /// rest of the program.
     pub source: ServedAddr,
 }
 

@@ -296,7 +296,7 @@ fn stress(
     let capacity = versions.iter().map(|(set, _)| set.len()).max().unwrap();
     let mut dataplane = Dataplane::load(capacity as u32, 1232, None).expect("load XDP program");
     dataplane
-        .serve_addresses([SERVER_V4.parse().unwrap(), SERVER_V6.parse().unwrap()])
+        .serve_addresses([SERVER_V4.parse().unwrap(), SERVER_V6.parse().unwrap()], [])
         .unwrap();
     dataplane.publish(&versions[0].0, &versions[0].1).unwrap();
     let probes = probes(versions);

@@ -9,10 +9,18 @@
 //!
 //! Needs root (loads a BPF program); run with `cargo xtask test`.
 
-use std::{collections::HashMap, net::IpAddr, path::Path, sync::Arc};
+use std::{
+    collections::HashMap,
+    net::{IpAddr, Ipv4Addr},
+    path::Path,
+    sync::Arc,
+};
 
 use aya::programs::{TestRun, TestRunOptions};
-use dns_xdp_common::counters::Counter;
+use dns_xdp_common::{
+    addresses::{source_filter_bit, ServedAddr},
+    counters::Counter,
+};
 use dns_xdp_tests::{
     netns::require_root,
     packet::{
@@ -23,6 +31,7 @@ use dns_xdp_tests::{
 use dns_xdp_user::{
     dnssec::{generate_zone_keys, unix_now, KeyAlgorithm, Signer, SigningConfig},
     fallback::responder::{Responder, Transport},
+    fastpath::addresses::ipv4_subnet_edges,
     fastpath::answers::{Answer, AnswerSet},
     fastpath::dataplane::{Dataplane, Updated, ViewPrefix},
     steering::steered::{Entry, Steered},
@@ -575,12 +584,16 @@ fn sender_cases() -> Vec<Case> {
         Pass(Counter::PassIpChecksum),
     ));
 
-    // The fixture frames go to 192.0.2.1 and 2001:db8::1.
+    // The fixture frames go to 192.0.2.1 in 192.0.2.0/24 (`serve`) and 2001:db8::1.
     let from = |src: &str, query: &Query| {
         let dst = if src.contains(':') { v6().1 } else { v4().1 };
         frame((src.parse().unwrap(), dst), query).encode()
     };
     for (what, src) in [
+        ("our own address (IPv4)", "192.0.2.1"),
+        ("our own address (IPv6)", "2001:db8::1"),
+        ("the subnet's network address", "192.0.2.0"),
+        ("the subnet's broadcast address", "192.0.2.255"),
         ("0.0.0.0", "0.0.0.0"),
         ("0.0.0.0/8", "0.1.2.3"),
         ("127.0.0.1", "127.0.0.1"),
@@ -630,6 +643,23 @@ fn sender_cases() -> Vec<Case> {
         ));
     }
 
+    // A client whose bit in the served entry's source filter another address set: the program
+    // looks it up, finds no entry, and answers.
+    let taken: Vec<usize> = served()
+        .into_iter()
+        .chain(server_subnet_edges())
+        .map(|addr| source_filter_bit(&served_addr(addr)))
+        .collect();
+    let sharing = (0..=255)
+        .map(|host| IpAddr::V4(Ipv4Addr::new(198, 51, 100, host)))
+        .find(|addr| taken.contains(&source_filter_bit(&served_addr(*addr))))
+        .expect("some address of a /24 shares a bit with the fixture's entries");
+    cases.push(case(
+        &format!("from {sharing}, whose filter bit another address set: answered"),
+        from(&sharing.to_string(), &www_a),
+        Answer(1),
+    ));
+
     for port in dns_xdp_common::ports::REFLECTION_PORTS {
         for (family, addrs, query) in [("IPv4", v4(), &www_a), ("IPv6", v6(), &v6_aaaa)] {
             let mut f = frame(addrs, query);
@@ -676,7 +706,7 @@ fn load(zones: Vec<Zone>) -> Dataplane {
     );
     let mut dataplane =
         Dataplane::load(answers.len() as u32, 1232, None).expect("load XDP program");
-    dataplane.serve_addresses(served()).unwrap();
+    serve(&mut dataplane);
     dataplane.publish(&answers, &[]).expect("publish answers");
     dataplane
 }
@@ -684,6 +714,35 @@ fn load(zones: Vec<Zone>) -> Dataplane {
 /// The server addresses of the fixture frames.
 fn served() -> [IpAddr; 2] {
     [v4().1, v6().1]
+}
+
+/// The server's IPv4 subnet: 192.0.2.0/24.
+const SERVER_NETMASK: Ipv4Addr = Ipv4Addr::new(255, 255, 255, 0);
+
+/// Fills the address map as the agent does on a host whose server address is in
+/// `SERVER_NETMASK`'s subnet: the served addresses, and the subnet's network and broadcast
+/// addresses as sources never answered.
+fn serve(dataplane: &mut Dataplane) {
+    dataplane
+        .serve_addresses(served(), server_subnet_edges())
+        .unwrap();
+}
+
+fn server_subnet_edges() -> Vec<IpAddr> {
+    let IpAddr::V4(server) = v4().1 else {
+        unreachable!("v4() is IPv4")
+    };
+    ipv4_subnet_edges(server, SERVER_NETMASK, None)
+        .map(IpAddr::V4)
+        .collect()
+}
+
+/// `addr` as the address map's key.
+fn served_addr(addr: IpAddr) -> ServedAddr {
+    match addr {
+        IpAddr::V4(v4) => ServedAddr::v4(v4.octets()),
+        IpAddr::V6(v6) => ServedAddr::v6(v6.octets()),
+    }
 }
 
 #[test]
@@ -887,7 +946,7 @@ fn nothing_passes_before_the_first_publish() {
         return;
     }
     let mut dataplane = Dataplane::load(16, 1232, None).expect("load XDP program");
-    dataplane.serve_addresses(served()).unwrap();
+    serve(&mut dataplane);
     let frame = frame(v4(), &Query::new("www.example.com.", A)).encode();
     let (action, out) = run(&dataplane, &frame);
     assert_eq!(action, XDP_PASS);
@@ -956,7 +1015,7 @@ fn a_hash_collision_passes_up_instead_of_answering_wrong() {
     let mut forged = www.clone();
     forged.name_hash = dns_xdp_common::answer::name_hash(&wwx, len);
     let mut dataplane = Dataplane::load(4, 1232, None).expect("load XDP program");
-    dataplane.serve_addresses(served()).unwrap();
+    serve(&mut dataplane);
     dataplane
         .publish(&AnswerSet::from_answers(vec![forged]), &[])
         .unwrap();
@@ -979,7 +1038,7 @@ fn answers_never_exceed_our_advertised_payload() {
     let zone = fixture_zone();
     let (answers, _) = AnswerSet::from_zones(std::slice::from_ref(&zone));
     let mut dataplane = Dataplane::load(answers.len() as u32, 512, None).expect("load");
-    dataplane.serve_addresses(served()).unwrap();
+    serve(&mut dataplane);
     dataplane.publish(&answers, &[]).unwrap();
     let oracle = Responder::new(vec![zone], 512);
 
@@ -1103,7 +1162,7 @@ fn steered_answers(weighted: usize) -> AnswerSet {
 
 fn load_steered(set: &AnswerSet) -> Dataplane {
     let mut dataplane = Dataplane::load(set.len() as u32, 1232, None).expect("load XDP program");
-    dataplane.serve_addresses(served()).unwrap();
+    serve(&mut dataplane);
     dataplane
         .publish(set, &view_prefixes())
         .expect("publish answers and views");
@@ -1731,7 +1790,7 @@ fn signed_answers_match_the_fallback() {
     )
     .unwrap();
     let mut dataplane = Dataplane::load(set.len() as u32, 1232, None).expect("load XDP program");
-    dataplane.serve_addresses(served()).unwrap();
+    serve(&mut dataplane);
     dataplane.publish(&set, &[]).expect("publish answers");
     let oracle = Responder::new(vec![zone.clone()], 1232);
 

@@ -800,7 +800,9 @@ fn start_dataplane(
             .collect::<Vec<_>>()
             .join(", ")
     );
-    dataplane.serve_addresses(served)?;
+    let subnet_edges = crate::fastpath::addresses::subnet_edges()
+        .context("listing the subnets of this host's interfaces")?;
+    dataplane.serve_addresses(served, subnet_edges)?;
     let (attached, generation) = match dataplane.inherited_generation() {
         // A dead agent's program is answering from its maps: replace the program first, so the
         // fast path never stops, then its answers with ours (computed after every health
