@@ -52,9 +52,21 @@ pub enum Counter {
     /// A DO=1 query for an answer of a signed zone whose RRSIG the fast path does not hold
     /// (too large for the map entry, or signing failed): the fallback signs it.
     PassUnsigned = 18,
+    /// A query to a group MAC address (broadcast or multicast): an answer would be sent from
+    /// that address, which no frame may come from. The kernel's stack answers it properly.
+    PassNotUnicast = 19,
+    /// An IPv4 header checksum that does not verify: the kernel's stack drops the packet.
+    PassIpChecksum = 20,
+    /// A source address no client has: a fixed martian (0.0.0.0/8, 127.0.0.0/8, multicast,
+    /// 255.255.255.255; ::, ::1, multicast, IPv4-mapped), one of the addresses we answer for,
+    /// or the network or broadcast address of a subnet on this host (see `addresses`).
+    PassMartian = 21,
+    /// A UDP source port no answer may go to: 0, or echo, daytime, chargen and time, whose
+    /// replies would loop with ours (see `ports`).
+    PassSourcePort = 22,
 }
 
-pub const COUNTER_COUNT: usize = 19;
+pub const COUNTER_COUNT: usize = 23;
 
 impl Counter {
     pub const ALL: [Counter; COUNTER_COUNT] = [
@@ -62,8 +74,12 @@ impl Counter {
         Counter::AnsweredV6,
         Counter::PassNotDns,
         Counter::PassNotOurs,
+        Counter::PassNotUnicast,
         Counter::PassIpUnsupported,
+        Counter::PassIpChecksum,
         Counter::PassChecksum,
+        Counter::PassMartian,
+        Counter::PassSourcePort,
         Counter::PassNotQuery,
         Counter::PassQtype,
         Counter::PassEdns,
@@ -101,6 +117,10 @@ impl Counter {
             Counter::PassNoVariant => "pass_no_variant",
             Counter::PassTorn => "pass_torn",
             Counter::PassUnsigned => "pass_unsigned",
+            Counter::PassNotUnicast => "pass_not_unicast",
+            Counter::PassIpChecksum => "pass_ip_checksum",
+            Counter::PassMartian => "pass_martian",
+            Counter::PassSourcePort => "pass_source_port",
         }
     }
 }

@@ -9,6 +9,7 @@
 pub mod addresses;
 pub mod answer;
 pub mod counters;
+pub mod ports;
 pub mod publish;
 pub mod query;
 pub mod scratch;
@@ -24,7 +25,8 @@ pub mod map_names {
     pub const PUBLISH: &str = "dns_publish";
     /// Per-CPU array of `u64` counters indexed by [`crate::counters::Counter`].
     pub const COUNTERS: &str = "dns_counters";
-    /// Hash map: [`crate::addresses::ServedAddr`] → `u32` (1): the addresses we answer for.
+    /// Hash map: [`crate::addresses::ServedAddr`] → [`crate::addresses::AddressEntry`]: the
+    /// addresses we answer for, and with them those no query may come from.
     pub const ADDRESSES: &str = "dns_addresses";
     /// The two LPM tries [`crate::views::ViewKey`] → [`crate::views::ViewValue`], client
     /// prefix → view, indexed by [`crate::publish::Live::views`]: one is live, the other empty

@@ -2,7 +2,10 @@
 //! map value gives the verifier one fixed-size buffer to bound, instead of packet pointers with
 //! variable offsets, and gives `bpf_csum_diff` a buffer it may read in whole 32-bit words.
 
-use crate::answer::{AnswerKey, MAX_ANSWER_LEN, NAME_BUF_LEN};
+use crate::{
+    addresses::ServedAddr,
+    answer::{AnswerKey, MAX_ANSWER_LEN, NAME_BUF_LEN},
+};
 
 /// Largest DNS query the fast path copies and answers; larger ones pass up.
 pub const MAX_QUERY_LEN: usize = 512;
@@ -30,6 +33,11 @@ pub struct Scratch {
     /// the copy can be checked against concurrent updates (see `publish`) and the frame still
     /// passed up whole when it fails the check.
     pub answer: [u8; MAX_ANSWER_LEN],
+    /// The client's address, written while parsing the IP header, the key of its address-map
+    /// and view-trie lookups. Here rather than on the stack, where the constant bytes of its
+    /// IPv4-mapped form would keep the verifier from merging the IPv4 and IPv6 paths for the
+    /// rest of the program.
+    pub source: ServedAddr,
 }
 
 /// Ethernet with two VLAN tags, IPv6 and UDP: 22 + 40 + 8 bytes, rounded up to a multiple of 8.

@@ -2,6 +2,7 @@
 //! never overflow before the final fold.
 
 use aya_ebpf::helpers::generated::bpf_csum_diff;
+use network_types::ip::Ipv4Hdr;
 
 #[inline(always)]
 pub fn sum_bytes4(b: &[u8; 4]) -> u64 {
@@ -15,6 +16,23 @@ pub fn sum_bytes16(b: &[u8; 16]) -> u64 {
     while i < 16 {
         sum += u16::from_be_bytes([b[i], b[i + 1]]) as u64;
         i += 2;
+    }
+    sum
+}
+
+/// Sum of an IPv4 header without options, checksum field included, in native-endian words: it
+/// folds to 0xFFFF when the checksum verifies (as a big-endian sum would: the two are byte
+/// swaps of each other, RFC 1071 §2(B)), and with the field zeroed the complement of its fold
+/// is the checksum, to be stored in native byte order. Read as 16-bit words: the header sits
+/// at an even offset, as every field of the Ethernet header before it does.
+#[inline(always)]
+pub fn sum_ipv4_header(hdr: &Ipv4Hdr) -> u64 {
+    let words = unsafe { &*(hdr as *const Ipv4Hdr as *const [u16; Ipv4Hdr::LEN / 2]) };
+    let mut sum = 0u64;
+    let mut i = 0;
+    while i < words.len() {
+        sum += words[i] as u64;
+        i += 1;
     }
     sum
 }

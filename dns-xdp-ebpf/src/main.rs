@@ -36,12 +36,19 @@ pub fn dns_xdp(ctx: XdpContext) -> u32 {
 fn try_dns_xdp(ctx: &XdpContext) -> Result<Counter, Counter> {
     let scratch = maps::SCRATCH.get_ptr_mut(0).ok_or(Counter::PassInternal)?;
     let l3 = parse::eth::parse(ctx)?;
-    let mut ip = parse::ip::parse(ctx, l3)?;
+    let mut ip = parse::ip::parse(ctx, scratch, l3)?;
     let mut udp = parse::udp::parse(ctx, &ip)?;
-    if !maps::serves(&ip.dst) {
-        return Err(Counter::PassNotOurs);
-    }
+    let served = maps::served(&ip.dst).ok_or(Counter::PassNotOurs)?;
     parse::converge(scratch, &mut ip, &mut udp)?;
+    // A DNS query to us. Only now whether it came from where a client can be, so these
+    // counters count queries rather than the ARP, DHCP or mDNS frames that share their traits.
+    parse::eth::check_unicast(ctx)?;
+    parse::udp::check_source_port(&udp)?;
+    let source = parse::ip::check_source(scratch, &ip)?;
+    // The served entry's filter clears almost every real client without a second lookup.
+    if served.may_hold(source) && maps::never_source(source) {
+        return Err(Counter::PassMartian);
+    }
     let query = parse::dns::parse(ctx, scratch, &ip, &udp)?;
     respond::answer(ctx, &ip, &udp, &query)
 }

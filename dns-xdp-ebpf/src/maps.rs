@@ -7,7 +7,7 @@ use aya_ebpf::{
     macros::btf_map,
 };
 use dns_xdp_common::{
-    addresses::{ServedAddr, MAX_SERVED_ADDRS},
+    addresses::{AddressEntry, ServedAddr, ADDR_SERVED, MAX_SERVED_ADDRS},
     answer::{AnswerKey, AnswerValue, DEFAULT_VIEW},
     counters::{Counter, COUNTER_COUNT},
     publish::PublishState,
@@ -34,7 +34,7 @@ pub static PUBLISH: Array<PublishState, 1, { BPF_F_MMAPABLE as usize }> = Array:
 pub static COUNTERS: PerCpuArray<u64, COUNTER_COUNT> = PerCpuArray::new();
 
 #[btf_map(name = "dns_addresses")]
-pub static ADDRESSES: HashMap<ServedAddr, u32, MAX_SERVED_ADDRS> = HashMap::new();
+pub static ADDRESSES: HashMap<ServedAddr, AddressEntry, MAX_SERVED_ADDRS> = HashMap::new();
 
 /// Client prefix → view, two tries of which `Live::views` says which is live. Keyed by the
 /// 16-byte address (aya's `Key<[u8; 16]>` is `ViewKey`'s layout); LPM tries are always
@@ -55,9 +55,16 @@ pub fn answer(key: &AnswerKey) -> Option<&'static AnswerValue> {
     unsafe { ANSWERS.get(key) }
 }
 
-/// Whether `addr` is one of the addresses the server answers for.
+/// The entry of `addr` if it is one of the addresses the server answers for.
 #[inline(always)]
-pub fn serves(addr: &ServedAddr) -> bool {
+pub fn served(addr: &ServedAddr) -> Option<&'static AddressEntry> {
+    unsafe { ADDRESSES.get(addr) }.filter(|entry| entry.kind == ADDR_SERVED)
+}
+
+/// Whether no query from `addr` may be answered: every address in the map is one no client
+/// sends from (ours, and the network and broadcast addresses of the host's subnets).
+#[inline(always)]
+pub fn never_source(addr: &ServedAddr) -> bool {
     unsafe { ADDRESSES.get(addr) }.is_some()
 }
 

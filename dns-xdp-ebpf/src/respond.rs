@@ -2,7 +2,10 @@
 //! answer map, so the kernel only resizes the frame, copies, swaps addresses and fixes lengths
 //! and checksums.
 
-use core::ptr::{addr_of, read_volatile, write_volatile};
+use core::{
+    ptr::{addr_of, read_volatile, write_volatile},
+    sync::atomic::{compiler_fence, Ordering},
+};
 
 use aya_ebpf::{
     helpers::{
@@ -14,6 +17,7 @@ use aya_ebpf::{
     programs::XdpContext,
 };
 use dns_xdp_common::{
+    addresses::ServedAddr,
     answer::{
         AnswerKey, AnswerValue, DEFAULT_VIEW, DNSSEC_SIGNED, DNSSEC_UNSIGNED, FIRST_VARIANT,
         MAX_ANSWER_LEN, NAME_BUF_LEN, NAME_WORDS,
@@ -32,12 +36,7 @@ use network_types::{
 use crate::{
     csum,
     maps::{self, forget, view_of, PUBLISH},
-    parse::{
-        dns::Query,
-        ip::{self, Ip},
-        ptr_at,
-        udp::Udp,
-    },
+    parse::{dns::Query, ip::Ip, ptr_at, udp::Udp},
 };
 
 /// A fresh IP TTL / hop limit for the answer, rather than whatever was left of the query's.
@@ -64,7 +63,15 @@ pub fn answer(ctx: &XdpContext, ip: &Ip, udp: &Udp, q: &Query) -> Result<Counter
     }
     let key = unsafe { &mut (*q.scratch).key };
     key.generation = live.generation;
-    let taken = lookup(ctx, ip, key, live.views).and_then(|value| take(value, q));
+    let taken =
+        lookup(unsafe { &(*q.scratch).source }, key, live.views).and_then(|value| take(value, q));
+    // Volatile reads keep their order only among themselves: without this the compiler may sink
+    // the plain loads of the entry (`same_name`'s words, the lengths, counts and checksums that
+    // `take` returns) past the second read of `seq`, where a torn read would go unnoticed.
+    // Acquire, as a seqlock reader's fence (the kernel's `read_seqcount_retry`): no load before
+    // it moves after it. Only the compiler's: x86-64 keeps loads in order (see `publish`), and
+    // LLVM's BPF backend has no instruction for a CPU fence (`atomic::fence` fails to build).
+    compiler_fence(Ordering::Acquire);
     // Also when the lookup failed: a miss caught in an update is the update's doing.
     if unsafe { read_volatile(addr_of!((*publish).seq)) } != seq {
         return Err(Counter::PassTorn);
@@ -169,14 +176,13 @@ pub fn answer(ctx: &XdpContext, ip: &Ip, udp: &Udp, q: &Query) -> Result<Counter
 /// without an entry passes up rather than falling back to another answer: it is NODATA there.
 #[inline(always)]
 fn lookup(
-    ctx: &XdpContext,
-    ip: &Ip,
+    client: &ServedAddr,
     key: &mut AnswerKey,
     trie: u8,
 ) -> Result<&'static AnswerValue, Counter> {
     let mut value = maps::answer(key).ok_or(Counter::PassMiss)?;
     if value.per_view != 0 {
-        let view = view_of(trie, ip::source(ctx, ip)?);
+        let view = view_of(trie, client.addr);
         if view != DEFAULT_VIEW {
             key.view = view;
             value = maps::answer(key).ok_or(Counter::PassNoView)?;
@@ -349,15 +355,7 @@ fn rewrite_v4(ctx: &XdpContext, offset: usize, udp_len: u16) -> Result<(), Count
     ip.tot_len = (Ipv4Hdr::LEN as u16 + udp_len).to_be_bytes();
     ip.ttl = REPLY_TTL;
     ip.check = [0, 0];
-    let bytes: &[u8; Ipv4Hdr::LEN] =
-        unsafe { &*(ip as *const Ipv4Hdr as *const [u8; Ipv4Hdr::LEN]) };
-    let mut sum = 0u64;
-    let mut i = 0;
-    while i < Ipv4Hdr::LEN {
-        sum += u16::from_be_bytes([bytes[i], bytes[i + 1]]) as u64;
-        i += 2;
-    }
-    ip.check = (!csum::fold(sum)).to_be_bytes();
+    ip.check = (!csum::fold(csum::sum_ipv4_header(ip))).to_ne_bytes();
     Ok(())
 }
 

@@ -233,8 +233,13 @@ fn main() {
     std::fs::remove_dir_all(&key_dir).unwrap();
     let views = add_pools(&mut answers);
     let mut dataplane = Dataplane::load(answers.len() as u32, 1232, None).expect("load");
+    // As the agent fills it for a server at 192.0.2.1/24: the subnet's network and broadcast
+    // addresses are never a source.
     dataplane
-        .serve_addresses(["192.0.2.1".parse().unwrap(), "2001:db8::1".parse().unwrap()])
+        .serve_addresses(
+            ["192.0.2.1".parse().unwrap(), "2001:db8::1".parse().unwrap()],
+            ["192.0.2.0".parse().unwrap(), "192.0.2.255".parse().unwrap()],
+        )
         .unwrap();
     dataplane.publish(&answers, &views).unwrap();
     let mut baseline_object = Ebpf::load(dns_xdp_user::fastpath::object::OBJECT).unwrap();

@@ -134,6 +134,8 @@ pub const TPID_8021AD: u16 = 0x88A8;
 /// A UDP datagram in an Ethernet frame, from client to server.
 #[derive(Clone, Debug)]
 pub struct Frame {
+    /// The destination MAC address, the server's unless a test wants another.
+    pub dst_mac: [u8; 6],
     /// (TPID, VLAN id), outermost first.
     pub vlans: Vec<(u16, u16)>,
     pub src: IpAddr,
@@ -153,6 +155,7 @@ pub struct Frame {
 impl Frame {
     pub fn udp(src: IpAddr, dst: IpAddr, payload: Vec<u8>) -> Self {
         Self {
+            dst_mac: SERVER_MAC,
             vlans: Vec::new(),
             src,
             dst,
@@ -168,7 +171,7 @@ impl Frame {
 
     pub fn encode(&self) -> Vec<u8> {
         let mut out = Vec::new();
-        out.extend_from_slice(&SERVER_MAC);
+        out.extend_from_slice(&self.dst_mac);
         out.extend_from_slice(&CLIENT_MAC);
         for (tpid, vid) in &self.vlans {
             out.extend_from_slice(&tpid.to_be_bytes());

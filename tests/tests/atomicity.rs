@@ -310,7 +310,7 @@ fn stress(
     let capacity = versions.iter().map(|(set, _)| set.len()).max().unwrap();
     let mut dataplane = Dataplane::load(capacity as u32, 1232, None).expect("load XDP program");
     dataplane
-        .serve_addresses([SERVER_V4.parse().unwrap(), SERVER_V6.parse().unwrap()])
+        .serve_addresses([SERVER_V4.parse().unwrap(), SERVER_V6.parse().unwrap()], [])
         .unwrap();
     dataplane.publish(&versions[0].0, &versions[0].1).unwrap();
     let probes = probes(versions);
@@ -426,7 +426,7 @@ fn a_large_reload_passes_up_only_the_queries_in_flight_at_its_flip() {
     let mut dataplane =
         Dataplane::load(versions[0].len() as u32, 1232, None).expect("load XDP program");
     dataplane
-        .serve_addresses([SERVER_V4.parse().unwrap()])
+        .serve_addresses([SERVER_V4.parse().unwrap()], [])
         .unwrap();
     dataplane.publish(&versions[0], &[]).unwrap();
     let runner = TestRunner::new(dataplane.responder()).expect("a handle on the program");

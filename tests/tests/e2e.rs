@@ -15,7 +15,7 @@ use std::{
 use dns_xdp_tests::{
     agent::Agent,
     netns::{in_netns, require_root, RawSocket, Topology},
-    packet::{parse_reply, Frame, Opt, Query, TPID_8021AD, TPID_8021Q},
+    packet::{parse_reply, Frame, Opt, Query, Reply, TPID_8021AD, TPID_8021Q},
 };
 use hickory_proto::op::{Message, ResponseCode};
 
@@ -51,6 +51,21 @@ fn counter(stats: &serde_json::Value, name: &str) -> u64 {
     stats[name]
         .as_u64()
         .unwrap_or_else(|| panic!("no counter {name} in {stats}"))
+}
+
+/// The next DNS reply `raw` receives, within 5 s of asking `what`.
+fn dns_reply(raw: &RawSocket, what: &str) -> Reply {
+    loop {
+        let got = raw
+            .recv(Duration::from_secs(5))
+            .unwrap()
+            .unwrap_or_else(|| panic!("no reply to {what}"));
+        if let Ok(reply) = parse_reply(&got) {
+            if reply.src_port == 53 {
+                return reply;
+            }
+        }
+    }
 }
 
 fn xdp_attached(topology: &Topology) -> bool {
@@ -228,23 +243,36 @@ fn fast_path_answers_real_clients_and_the_fallback_the_rest() {
         bytes[..6].copy_from_slice(&topology.server_mac);
         bytes[6..12].copy_from_slice(&topology.client_mac);
         raw.send(&bytes).unwrap();
-        let reply = loop {
-            let got = raw
-                .recv(Duration::from_secs(5))
-                .unwrap()
-                .unwrap_or_else(|| panic!("no reply to a frame tagged {tags:?}"));
-            if let Ok(reply) = parse_reply(&got) {
-                if reply.src_port == 53 {
-                    break reply;
-                }
-            }
-        };
+        let reply = dns_reply(&raw, &format!("a frame tagged {tags:?}"));
         assert_eq!(reply.vlans, tags, "tags kept");
         let message = Message::from_vec(&reply.payload).unwrap();
         assert_eq!(message.answers[0].data.to_string(), "192.0.2.10");
     }
     let stats = agent.stats().expect("stats");
     assert_eq!(counter(&stats, "answered_v4"), 6, "{stats}");
+
+    // A query in a broadcast frame goes up: the kernel's stack answers it from the server's own
+    // MAC address, where an answer in place would come from ff:ff:ff:ff:ff:ff.
+    let mut frame = Frame::udp(
+        IpAddr::V4(topology.client_v4),
+        IpAddr::V4(topology.server_v4),
+        Query::new("www.example.com.", 1).encode(),
+    );
+    frame.dst_mac = [0xFF; 6];
+    let mut bytes = frame.encode();
+    bytes[6..12].copy_from_slice(&topology.client_mac);
+    raw.send(&bytes).unwrap();
+    let reply = dns_reply(&raw, "a query to the broadcast MAC address");
+    assert_eq!(
+        (reply.src_mac, reply.dst_mac),
+        (topology.server_mac, topology.client_mac),
+        "answered from the server's MAC address, to the client's"
+    );
+    let message = Message::from_vec(&reply.payload).unwrap();
+    assert_eq!(message.answers[0].data.to_string(), "192.0.2.10");
+    let stats = agent.stats().expect("stats");
+    assert_eq!(counter(&stats, "pass_not_unicast"), 1, "{stats}");
+    assert_eq!(counter(&stats, "answered_v4"), 6, "not in place: {stats}");
 
     let status = agent.stop().expect("agent stops");
     assert!(status.success(), "exit status {status}");

@@ -43,14 +43,20 @@ fn maps_dump_shows_the_served_answers_as_dns() {
         serde_json::from_str(&maps_dump(&agent.pin_dir, &["--json"])).expect("JSON");
     assert_eq!(json["dns_publish"]["generation"], 1, "{json}");
     assert_eq!(json["dns_publish"]["edns_payload"], 1232, "{json}");
-    let addresses = json["dns_addresses"].as_array().expect("addresses");
+    let addresses = &json["dns_addresses"];
     assert_eq!(
-        addresses.len(),
-        2,
+        addresses["served"],
+        serde_json::json!(["192.0.2.1", "2001:db8::1"]),
         "the two listen addresses, not the whole host: {json}"
     );
-    assert!(addresses.contains(&"192.0.2.1".into()), "{json}");
-    assert!(addresses.contains(&"2001:db8::1".into()), "{json}");
+    // The server's subnets, 192.0.2.0/24 and lo's 127.0.0.0/8: their network and broadcast
+    // addresses are never a query's source.
+    assert_eq!(
+        addresses["never_source"],
+        serde_json::json!(["127.0.0.0", "127.255.255.255", "192.0.2.0", "192.0.2.255"]),
+        "{json}"
+    );
+    assert_eq!(addresses["problems"], serde_json::json!([]), "{json}");
     assert_eq!(json["dns_counters"]["answered_v4"], 1, "{json}");
 
     let entries = json["dns_answers"]["entries"].as_array().expect("entries");
@@ -95,11 +101,20 @@ fn maps_dump_shows_the_served_answers_as_dns() {
     let all = maps_dump(&agent.pin_dir, &[]);
     for header in [
         "dns_publish: live generation 1, EDNS payload 1232",
-        "dns_addresses: the fast path answers queries to 2 address(es)",
+        "dns_addresses: the fast path answers queries to 2 address(es), and none from them or \
+         from 4 other(s)",
         "dns_counters: summed over CPUs",
         "dns_answers: ",
     ] {
         assert!(all.contains(header), "{header:?} in:\n{all}");
+    }
+
+    for (addr, kind) in [("192.0.2.1", "served"), ("192.0.2.255", "never a source")] {
+        assert!(
+            all.lines()
+                .any(|l| l.trim_start().starts_with(addr) && l.ends_with(kind)),
+            "{addr} {kind} in:\n{all}"
+        );
     }
 
     let unknown = Command::new(agent_binary())

@@ -9,21 +9,30 @@
 //!
 //! Needs root (loads a BPF program); run with `cargo xtask test`.
 
-use std::{collections::HashMap, net::IpAddr, path::Path, sync::Arc};
+use std::{
+    collections::HashMap,
+    net::{IpAddr, Ipv4Addr},
+    path::Path,
+    sync::Arc,
+};
 
 use aya::programs::{TestRun, TestRunOptions};
-use dns_xdp_common::counters::Counter;
+use dns_xdp_common::{
+    addresses::{source_filter_bit, ServedAddr},
+    counters::Counter,
+};
 use dns_xdp_tests::{
     netns::require_root,
     packet::{
-        parse_frame, parse_reply, spliced, wire_name, Frame, Opt, Query, CLIENT_MAC, FLAG_RD,
-        SERVER_MAC, TPID_8021AD, TPID_8021Q,
+        parse_frame, parse_reply, spliced, wire_name, Frame, Opt, Query, FLAG_RD, TPID_8021AD,
+        TPID_8021Q,
     },
 };
 use dns_xdp_user::{
     catalog::Snapshot,
     dnssec::{generate_zone_keys, unix_now, KeyAlgorithm, Signer, SigningConfig},
     fallback::responder::{Responder, Transport},
+    fastpath::addresses::ipv4_subnet_edges,
     fastpath::answers::{Answer, AnswerSet},
     fastpath::dataplane::{Dataplane, Updated, ViewPrefix},
     steering::steered::{Entry, Steered},
@@ -503,6 +512,175 @@ fn cases() -> Vec<Case> {
     let mut arp = good.clone();
     arp[12..14].copy_from_slice(&0x0806u16.to_be_bytes());
     cases.push(case("ARP", arp, Pass(Counter::PassNotDns)));
+    cases.extend(sender_cases());
+    cases
+}
+
+/// Queries the kernel's stack would drop, or whose answer would go where none may: passed up
+/// untouched, each with its counter, beside answered ones that are as close as can be, so no
+/// check is wider than it should be.
+fn sender_cases() -> Vec<Case> {
+    use Expect::*;
+    let www_a = Query::new("www.example.com.", A);
+    let v6_aaaa = Query::new("v6.example.com.", AAAA);
+    let mut cases = Vec::new();
+
+    // RFC 7042 §2.1.1: 00-00-5E-00-53-xx is for documentation; 01-00-5E-90-10-xx its multicast.
+    for (what, mac, from, query, expect) in [
+        (
+            "broadcast MAC (IPv4)",
+            [0xFF; 6],
+            v4(),
+            &www_a,
+            Pass(Counter::PassNotUnicast),
+        ),
+        (
+            "broadcast MAC (IPv6)",
+            [0xFF; 6],
+            v6(),
+            &v6_aaaa,
+            Pass(Counter::PassNotUnicast),
+        ),
+        (
+            "IPv4 multicast MAC 01:00:5e:90:10:00",
+            [0x01, 0x00, 0x5E, 0x90, 0x10, 0x00],
+            v4(),
+            &www_a,
+            Pass(Counter::PassNotUnicast),
+        ),
+        (
+            "IPv6 multicast MAC 33:33:00:00:00:01",
+            [0x33, 0x33, 0, 0, 0, 1],
+            v6(),
+            &v6_aaaa,
+            Pass(Counter::PassNotUnicast),
+        ),
+        (
+            "universally administered unicast MAC 00:00:5e:00:53:01",
+            [0x00, 0x00, 0x5E, 0x00, 0x53, 0x01],
+            v4(),
+            &www_a,
+            Answer(1),
+        ),
+    ] {
+        let mut f = frame(from, query);
+        f.dst_mac = mac;
+        cases.push(case(&format!("to the {what}"), f.encode(), expect));
+    }
+
+    let mut bad_header = frame(v4(), &www_a).encode();
+    bad_header[14 + 10] ^= 0x01;
+    cases.push(case(
+        "wrong IPv4 header checksum",
+        bad_header,
+        Pass(Counter::PassIpChecksum),
+    ));
+    let mut bad_header = frame(v4(), &www_a);
+    bad_header.vlans = vec![(TPID_8021Q, 100)];
+    let mut bad_header = bad_header.encode();
+    bad_header[14 + 4 + 10] ^= 0x80;
+    cases.push(case(
+        "wrong IPv4 header checksum behind a VLAN tag",
+        bad_header,
+        Pass(Counter::PassIpChecksum),
+    ));
+
+    // The fixture frames go to 192.0.2.1 in 192.0.2.0/24 (`serve`) and 2001:db8::1.
+    let from = |src: &str, query: &Query| {
+        let dst = if src.contains(':') { v6().1 } else { v4().1 };
+        frame((src.parse().unwrap(), dst), query).encode()
+    };
+    for (what, src) in [
+        ("our own address (IPv4)", "192.0.2.1"),
+        ("our own address (IPv6)", "2001:db8::1"),
+        ("the subnet's network address", "192.0.2.0"),
+        ("the subnet's broadcast address", "192.0.2.255"),
+        ("0.0.0.0", "0.0.0.0"),
+        ("0.0.0.0/8", "0.1.2.3"),
+        ("127.0.0.1", "127.0.0.1"),
+        ("127.0.0.0/8", "127.255.255.254"),
+        ("multicast 224.0.0.1", "224.0.0.1"),
+        ("multicast 239.255.255.250", "239.255.255.250"),
+        ("the limited broadcast 255.255.255.255", "255.255.255.255"),
+        ("::", "::"),
+        ("::1", "::1"),
+        ("multicast ff02::1", "ff02::1"),
+        ("IPv4-mapped ::ffff:192.0.2.2", "::ffff:192.0.2.2"),
+    ] {
+        let query = if src.contains(':') { &v6_aaaa } else { &www_a };
+        cases.push(case(
+            &format!("from {what}"),
+            from(src, query),
+            Pass(Counter::PassMartian),
+        ));
+    }
+    for (what, src) in [
+        ("a host next to the broadcast address", "192.0.2.254"),
+        (
+            "an address ending in .0 outside our subnets",
+            "198.51.100.0",
+        ),
+        (
+            "an address ending in .255 outside our subnets",
+            "203.0.113.255",
+        ),
+        ("the last address below multicast", "223.255.255.255"),
+        // Linux routes 240.0.0.0/4 as unicast (bar 255.255.255.255), and answers from it.
+        ("240.0.0.1", "240.0.0.1"),
+        ("255.255.255.254", "255.255.255.254"),
+        ("another host in our IPv6 prefix", "2001:db8::2:1"),
+        ("a link-local address", "fe80::2"),
+        ("::2, neither :: nor ::1", "::2"),
+    ] {
+        let (query, records) = if src.contains(':') {
+            (&v6_aaaa, 4)
+        } else {
+            (&www_a, 1)
+        };
+        cases.push(case(
+            &format!("from {what}: answered"),
+            from(src, query),
+            Answer(records),
+        ));
+    }
+
+    // A client whose bit in the served entry's source filter another address set: the program
+    // looks it up, finds no entry, and answers.
+    let taken: Vec<usize> = served()
+        .into_iter()
+        .chain(server_subnet_edges())
+        .map(|addr| source_filter_bit(&served_addr(addr)))
+        .collect();
+    let sharing = (0..=255)
+        .map(|host| IpAddr::V4(Ipv4Addr::new(198, 51, 100, host)))
+        .find(|addr| taken.contains(&source_filter_bit(&served_addr(*addr))))
+        .expect("some address of a /24 shares a bit with the fixture's entries");
+    cases.push(case(
+        &format!("from {sharing}, whose filter bit another address set: answered"),
+        from(&sharing.to_string(), &www_a),
+        Answer(1),
+    ));
+
+    for port in dns_xdp_common::ports::REFLECTION_PORTS {
+        for (family, addrs, query) in [("IPv4", v4(), &www_a), ("IPv6", v6(), &v6_aaaa)] {
+            let mut f = frame(addrs, query);
+            f.src_port = port;
+            cases.push(case(
+                &format!("from UDP port {port} ({family})"),
+                f.encode(),
+                Pass(Counter::PassSourcePort),
+            ));
+        }
+    }
+    for port in [1, 6, 8, 36, 38, 53, 1024, 65535] {
+        let mut f = frame(v4(), &www_a);
+        f.src_port = port;
+        cases.push(case(
+            &format!("from UDP port {port}: answered"),
+            f.encode(),
+            Answer(1),
+        ));
+    }
     cases
 }
 
@@ -529,7 +707,7 @@ fn load(zones: Vec<Zone>) -> Dataplane {
     );
     let mut dataplane =
         Dataplane::load(answers.len() as u32, 1232, None).expect("load XDP program");
-    dataplane.serve_addresses(served()).unwrap();
+    serve(&mut dataplane);
     dataplane.publish(&answers, &[]).expect("publish answers");
     dataplane
 }
@@ -537,6 +715,35 @@ fn load(zones: Vec<Zone>) -> Dataplane {
 /// The server addresses of the fixture frames.
 fn served() -> [IpAddr; 2] {
     [v4().1, v6().1]
+}
+
+/// The server's IPv4 subnet: 192.0.2.0/24.
+const SERVER_NETMASK: Ipv4Addr = Ipv4Addr::new(255, 255, 255, 0);
+
+/// Fills the address map as the agent does on a host whose server address is in
+/// `SERVER_NETMASK`'s subnet: the served addresses, and the subnet's network and broadcast
+/// addresses as sources never answered.
+fn serve(dataplane: &mut Dataplane) {
+    dataplane
+        .serve_addresses(served(), server_subnet_edges())
+        .unwrap();
+}
+
+fn server_subnet_edges() -> Vec<IpAddr> {
+    let IpAddr::V4(server) = v4().1 else {
+        unreachable!("v4() is IPv4")
+    };
+    ipv4_subnet_edges(server, SERVER_NETMASK, None)
+        .map(IpAddr::V4)
+        .collect()
+}
+
+/// `addr` as the address map's key.
+fn served_addr(addr: IpAddr) -> ServedAddr {
+    match addr {
+        IpAddr::V4(v4) => ServedAddr::v4(v4.octets()),
+        IpAddr::V6(v6) => ServedAddr::v6(v6.octets()),
+    }
 }
 
 #[test]
@@ -597,8 +804,11 @@ fn check_pass(
         .filter(|((_, a), (_, b))| a != b)
         .map(|((c, _), _)| c)
         .collect();
-    if changed != [counter] {
-        return Err(format!("counted {changed:?}, expected [{counter:?}]"));
+    if changed != [counter] || after.get(counter) != before.get(counter) + 1 {
+        return Err(format!(
+            "counted {changed:?} (+{}), expected [{counter:?}] +1",
+            after.get(counter) - before.get(counter)
+        ));
     }
     Ok(())
 }
@@ -696,7 +906,7 @@ fn check_frame(
     }
     let query = parse_frame(frame, true).map_err(|e| format!("fixture itself: {e}"))?;
     let reply = parse_reply(out)?;
-    if reply.dst_mac != CLIENT_MAC || reply.src_mac != SERVER_MAC {
+    if reply.dst_mac != query.src_mac || reply.src_mac != query.dst_mac {
         return Err("MAC addresses not swapped".into());
     }
     if reply.vlans != query.vlans {
@@ -737,7 +947,7 @@ fn nothing_passes_before_the_first_publish() {
         return;
     }
     let mut dataplane = Dataplane::load(16, 1232, None).expect("load XDP program");
-    dataplane.serve_addresses(served()).unwrap();
+    serve(&mut dataplane);
     let frame = frame(v4(), &Query::new("www.example.com.", A)).encode();
     let (action, out) = run(&dataplane, &frame);
     assert_eq!(action, XDP_PASS);
@@ -805,7 +1015,7 @@ fn a_hash_collision_passes_up_instead_of_answering_wrong() {
     let mut forged = www.clone();
     forged.name_hash = dns_xdp_common::answer::name_hash(&wwx, len);
     let mut dataplane = Dataplane::load(4, 1232, None).expect("load XDP program");
-    dataplane.serve_addresses(served()).unwrap();
+    serve(&mut dataplane);
     dataplane
         .publish(&AnswerSet::from_answers(vec![forged]), &[])
         .unwrap();
@@ -828,7 +1038,7 @@ fn answers_never_exceed_our_advertised_payload() {
     let zone = fixture_zone();
     let (answers, _) = AnswerSet::of(&Snapshot::unsigned([zone.clone()]));
     let mut dataplane = Dataplane::load(answers.len() as u32, 512, None).expect("load");
-    dataplane.serve_addresses(served()).unwrap();
+    serve(&mut dataplane);
     dataplane.publish(&answers, &[]).unwrap();
     let oracle = Responder::for_zones(vec![zone], 512);
 
@@ -952,7 +1162,7 @@ fn steered_answers(weighted: usize) -> AnswerSet {
 
 fn load_steered(set: &AnswerSet) -> Dataplane {
     let mut dataplane = Dataplane::load(set.len() as u32, 1232, None).expect("load XDP program");
-    dataplane.serve_addresses(served()).unwrap();
+    serve(&mut dataplane);
     dataplane
         .publish(set, &view_prefixes())
         .expect("publish answers and views");
@@ -1582,7 +1792,7 @@ fn signed_answers_match_the_fallback() {
     )
     .unwrap();
     let mut dataplane = Dataplane::load(set.len() as u32, 1232, None).expect("load XDP program");
-    dataplane.serve_addresses(served()).unwrap();
+    serve(&mut dataplane);
     dataplane.publish(&set, &[]).expect("publish answers");
     let oracle = Responder::for_snapshot(snapshot(), 1232);
 

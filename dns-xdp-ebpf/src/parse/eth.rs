@@ -36,3 +36,15 @@ pub fn parse(ctx: &XdpContext) -> Result<L3, Counter> {
     }
     Ok(L3 { offset, ether_type })
 }
+
+/// Passes up a frame sent to a group address (broadcast or multicast): its answer would go out
+/// from that address, which no frame may come from. The kernel's stack answers it from ours.
+#[inline(always)]
+pub fn check_unicast(ctx: &XdpContext) -> Result<(), Counter> {
+    let eth: *const EthHdr = ptr_at(ctx, 0, Counter::PassInternal)?;
+    // The group bit is the first octet's least significant (IEEE 802).
+    if unsafe { (*eth).dst_addr[0] } & 1 != 0 {
+        return Err(Counter::PassNotUnicast);
+    }
+    Ok(())
+}

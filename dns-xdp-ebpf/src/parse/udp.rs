@@ -1,7 +1,7 @@
 //! UDP to port 53 whose length agrees with the IP header.
 
 use aya_ebpf::programs::XdpContext;
-use dns_xdp_common::counters::Counter;
+use dns_xdp_common::{counters::Counter, ports::is_reflection_port};
 use network_types::udp::UdpHdr;
 
 use super::{be16, ip::Ip, ptr_at};
@@ -20,6 +20,8 @@ pub struct Udp {
     pub check: u16,
     /// Source and destination ports summed (the same after swapping them).
     pub port_sum: u64,
+    /// Where the answer would go.
+    pub src_port: u16,
 }
 
 #[inline(always)]
@@ -40,10 +42,22 @@ pub fn parse(ctx: &XdpContext, ip: &Ip) -> Result<Udp, Counter> {
     if check == 0 && !ip.is_v4 {
         return Err(Counter::PassChecksum);
     }
+    let src_port = be16(udp.src);
     Ok(Udp {
         dns_offset: ip.l4_offset + UdpHdr::LEN,
         dns_len: len - UdpHdr::LEN,
         check,
-        port_sum: be16(udp.src) as u64 + be16(udp.dst) as u64,
+        port_sum: src_port as u64 + be16(udp.dst) as u64,
+        src_port,
     })
+}
+
+/// Passes up a query from a port no answer may go to (`dns_xdp_common::ports`, the one
+/// definition for both paths).
+#[inline(always)]
+pub fn check_source_port(udp: &Udp) -> Result<(), Counter> {
+    if is_reflection_port(udp.src_port) {
+        return Err(Counter::PassSourcePort);
+    }
+    Ok(())
 }

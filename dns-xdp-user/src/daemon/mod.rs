@@ -36,7 +36,7 @@ use crate::{
     },
     fastpath::{
         address_watch::AddressWatch,
-        addresses::served_addresses,
+        addresses::{served_addresses, subnet_edges},
         dataplane::{Attached, Dataplane},
     },
     health::{Checker, HealthChange, HealthState, Target},
@@ -139,7 +139,7 @@ pub async fn run(options: RunOptions) -> Result<Ended> {
         XdpAttachMode::Off => {
             let mut publisher = Publisher::new(None, responder.clone());
             publisher.full(publication)?;
-            (publisher, "XDP off".to_string(), BTreeSet::new())
+            (publisher, "XDP off".to_string(), HostAddresses::default())
         }
         mode => start_fast_path(publication, &responder, &server, mode, &options.pin_dir)?,
     };
@@ -337,8 +337,8 @@ struct Running {
     /// How long the next repair waits, and when it is due.
     repair_delay: Duration,
     repair_due: Option<Instant>,
-    /// The addresses the fast path answers for.
-    served: BTreeSet<IpAddr>,
+    /// The addresses the fast path answers for, and the subnet edges it never answers.
+    served: HostAddresses,
 }
 
 impl Running {
@@ -626,23 +626,26 @@ impl Running {
         let Some(dataplane) = self.publisher.fast_path_mut() else {
             return;
         };
-        let served = match served_addresses(&self.server.listen) {
-            Ok(served) => served,
+        let now = match served_addresses(&self.server.listen).and_then(|served| {
+            let edges = subnet_edges()?;
+            Ok((served, edges))
+        }) {
+            Ok(now) => now,
             Err(e) => {
                 log::error!("listing this host's addresses failed: {e}");
                 return;
             }
         };
-        if served == self.served {
+        if now == self.served {
             return;
         }
-        match dataplane.serve_addresses(served.iter().copied()) {
+        match dataplane.serve_addresses(now.0.iter().copied(), now.1.iter().copied()) {
             Ok(()) => {
                 log::info!(
                     "fast path answers queries to {}",
-                    describe_addresses(&served)
+                    describe_addresses(&now.0)
                 );
-                self.served = served;
+                self.served = now;
             }
             Err(e) => log::error!("updating the addresses the fast path answers for failed: {e}"),
         }
@@ -667,7 +670,7 @@ fn start_fast_path(
     server: &ServerConfig,
     mode: XdpAttachMode,
     pin_dir: &Path,
-) -> Result<(Publisher<Dataplane>, String, BTreeSet<IpAddr>)> {
+) -> Result<(Publisher<Dataplane>, String, HostAddresses)> {
     let interface = server
         .interface
         .as_deref()
@@ -676,11 +679,12 @@ fn start_fast_path(
     let mut dataplane = Dataplane::load(capacity, server.edns_payload, Some(pin_dir))?;
     let served = served_addresses(&server.listen)
         .context("listing this host's addresses for the wildcard listen addresses")?;
+    let edges = subnet_edges().context("listing the subnets of this host's interfaces")?;
     log::info!(
         "fast path answers queries to {}",
         describe_addresses(&served)
     );
-    dataplane.serve_addresses(served.iter().copied())?;
+    dataplane.serve_addresses(served.iter().copied(), edges.iter().copied())?;
     let inherited = dataplane.inherited_generation();
     let mut publisher = Publisher::new(Some(dataplane), responder.clone());
     let attached = match inherited {
@@ -718,8 +722,12 @@ fn start_fast_path(
         publisher.generation(),
         pin_dir.display()
     );
-    Ok((publisher, how, served))
+    Ok((publisher, how, (served, edges)))
 }
+
+/// The addresses the fast path answers for, and those of this host's subnets no query can come
+/// from (network and broadcast addresses).
+type HostAddresses = (BTreeSet<IpAddr>, BTreeSet<IpAddr>);
 
 fn describe_addresses(served: &BTreeSet<IpAddr>) -> String {
     let all: Vec<String> = served.iter().map(IpAddr::to_string).collect();

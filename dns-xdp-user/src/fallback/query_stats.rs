@@ -62,7 +62,7 @@ pub enum Dropped {
     /// It is a response (QR=1): answering responses invites loops between servers.
     Response,
     /// Its UDP source port is a service that answers anything (see
-    /// `fallback::server::LOOPING_SOURCE_PORTS`).
+    /// `dns_xdp_common::ports`).
     SourcePort,
 }
 

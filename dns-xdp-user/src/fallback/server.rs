@@ -12,8 +12,10 @@
 //!   of looping hot;
 //! - malformed queries, panics and socket errors are counted for the metrics, and logged at
 //!   most every [`PERIOD`] per kind with a count ([`log_limit`](crate::fallback::log_limit));
-//! - UDP queries from ports whose services answer anything are dropped unanswered and counted
-//!   ([`LOOPING_SOURCE_PORTS`]).
+//! - UDP queries from port 0 and from the ports of services that answer anything (echo,
+//!   daytime, chargen, time: a loop between two servers, CVE-1999-0103) are dropped unanswered
+//!   and counted; the fast path passes the same up, by the same definition
+//!   (`dns_xdp_common::ports`).
 
 use std::{
     collections::HashMap,
@@ -25,6 +27,7 @@ use std::{
     time::{Duration, Instant},
 };
 
+use dns_xdp_common::ports::is_reflection_port;
 use tokio::{
     io::{AsyncReadExt, AsyncWriteExt},
     net::{TcpListener, TcpStream},
@@ -51,20 +54,6 @@ const MAX_QUERIES_PER_CONNECTION: usize = 1000;
 /// How often the supervisor writes the counts the rate-limited logs hold, so that the count of
 /// a burst that has stopped still reaches the log within [`PERIOD`] and this.
 const LOG_FLUSH_INTERVAL: Duration = Duration::from_secs(5);
-
-/// UDP source ports of services that answer whatever datagram they receive: echo (7), daytime
-/// (13), chargen (19) and time (37), and 0, which no real client sends from. A query spoofed
-/// "from" one of them would have that service answer our reply, and us answer it in turn: a
-/// loop between two servers (the echo–chargen storm, CVE-1999-0103). This list must agree with
-/// the fast path's (the XDP program's, in dns-xdp-common): a query one path drops, the other
-/// must not answer.
-pub const LOOPING_SOURCE_PORTS: [u16; 5] = [0, 7, 13, 19, 37];
-
-/// Whether a UDP query from `port` must go unanswered (see [`LOOPING_SOURCE_PORTS`]). TCP needs
-/// no such check: its handshake proves the source port.
-pub fn loops_with_source_port(port: u16) -> bool {
-    LOOPING_SOURCE_PORTS.contains(&port)
-}
 
 /// The responder the listeners answer with, replaceable while they serve (`dns-xdp reload`).
 ///
@@ -648,7 +637,7 @@ fn serve_udp(socket: &UdpSocket, local: SocketAddr, serving: &Serving) -> Infall
                 continue;
             }
         };
-        if loops_with_source_port(peer.port()) {
+        if is_reflection_port(peer.port()) {
             serving.stats.dropped(Transport::Udp, Dropped::SourcePort);
             continue;
         }
@@ -796,16 +785,6 @@ mod tests {
         assert_eq!(delays, [1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1000, 1000]);
         backoff.succeeded();
         assert_eq!(backoff.failed(), Duration::from_millis(1));
-    }
-
-    #[test]
-    fn drops_only_the_ports_of_services_that_answer_anything() {
-        for port in [0, 7, 13, 19, 37] {
-            assert!(loops_with_source_port(port), "{port}");
-        }
-        for port in [1, 53, 1024, 40053, 65535] {
-            assert!(!loops_with_source_port(port), "{port}");
-        }
     }
 
     #[test]

@@ -26,7 +26,7 @@ use aya::{
     Ebpf, EbpfLoader,
 };
 use dns_xdp_common::{
-    addresses::{ServedAddr, MAX_SERVED_ADDRS},
+    addresses::{AddressEntry, ServedAddr, ADDR_NEVER_SOURCE, ADDR_SERVED, MAX_SERVED_ADDRS},
     answer::{AnswerKey, AnswerValue},
     map_names, program_names,
     publish::{Live, LAYOUT_VERSION},
@@ -111,8 +111,8 @@ pub enum DataplaneError {
     )]
     NoLink(String),
     #[error(
-        "{0} addresses to answer for, more than the {MAX_SERVED_ADDRS} the fast path holds; \
-         list specific [server] listen addresses"
+        "{0} addresses to answer for or to refuse as sources, more than the {MAX_SERVED_ADDRS} \
+         the fast path holds; list specific [server] listen addresses"
     )]
     TooManyAddresses(usize),
     #[error("{count} answers do not fit the answer map (capacity {capacity})")]
@@ -203,7 +203,7 @@ pub struct Dataplane {
     trie_contents: [StdHashMap<ViewKey, u8>; 2],
     /// Entries of the live generation.
     live_entries: usize,
-    addresses: HashMap<MapData, ServedAddr, u32>,
+    addresses: HashMap<MapData, ServedAddr, AddressEntry>,
     publish: PublishMap,
     counters: PerCpuArray<MapData, u64>,
     capacity: u32,
@@ -463,32 +463,49 @@ impl Dataplane {
         self.link = None;
     }
 
-    /// Sets the destination addresses the program answers for; queries to any other address
-    /// pass up.
+    /// Sets the destination addresses the program answers for (queries to any other address
+    /// pass up) and the sources it never answers: `never_sources` and the served addresses.
+    /// An address in both stays served. Every served entry's source filter holds every
+    /// address, and the served entries are written first, so no address in the map is ever
+    /// missing from a filter the program reads.
     pub fn serve_addresses(
         &mut self,
-        addrs: impl IntoIterator<Item = IpAddr>,
+        served: impl IntoIterator<Item = IpAddr>,
+        never_sources: impl IntoIterator<Item = IpAddr>,
     ) -> Result<(), DataplaneError> {
-        let wanted: HashSet<ServedAddr> = addrs
+        let key = |addr| match addr {
+            IpAddr::V4(v4) => ServedAddr::v4(v4.octets()),
+            IpAddr::V6(v6) => ServedAddr::v6(v6.octets()),
+        };
+        let served: HashSet<ServedAddr> = served.into_iter().map(key).collect();
+        let never_sources: HashSet<ServedAddr> = never_sources
             .into_iter()
-            .map(|addr| match addr {
-                IpAddr::V4(v4) => ServedAddr::v4(v4.octets()),
-                IpAddr::V6(v6) => ServedAddr::v6(v6.octets()),
-            })
+            .map(key)
+            .filter(|addr| !served.contains(addr))
             .collect();
-        if wanted.len() > MAX_SERVED_ADDRS {
-            return Err(DataplaneError::TooManyAddresses(wanted.len()));
+        let count = served.len() + never_sources.len();
+        if count > MAX_SERVED_ADDRS {
+            return Err(DataplaneError::TooManyAddresses(count));
         }
-        for addr in &wanted {
+        let mut served_entry = AddressEntry::new(ADDR_SERVED);
+        for addr in served.iter().chain(&never_sources) {
+            served_entry.add_source(addr);
+        }
+        let entries = served.iter().map(|addr| (addr, served_entry)).chain(
+            never_sources
+                .iter()
+                .map(|addr| (addr, AddressEntry::new(ADDR_NEVER_SOURCE))),
+        );
+        for (addr, entry) in entries {
             self.addresses
-                .insert(addr, 1, 0)
+                .insert(addr, entry, 0)
                 .map_err(map_err(map_names::ADDRESSES))?;
         }
         let stale: Vec<ServedAddr> = self
             .addresses
             .keys()
             .filter_map(Result::ok)
-            .filter(|a| !wanted.contains(a))
+            .filter(|a| !served.contains(a) && !never_sources.contains(a))
             .collect();
         for addr in &stale {
             self.addresses
@@ -829,7 +846,7 @@ impl PassProgram {
 type Maps = (
     Ebpf,
     HashMap<MapData, AnswerKey, AnswerValue>,
-    HashMap<MapData, ServedAddr, u32>,
+    HashMap<MapData, ServedAddr, AddressEntry>,
     [LpmTrie<MapData, [u8; 16], ViewValue>; 2],
     PublishMap,
     PerCpuArray<MapData, u64>,

@@ -1,6 +1,7 @@
 //! `dns-xdp maps dump`: the pinned maps of a running agent decoded as DNS — the answers with
 //! their names, types, views, variants, generations and records; the client views as CIDR →
-//! view; the live generation; the addresses answered for; the counters by name. What bpftool shows as fields, read as a DNS operator
+//! view; the live generation; the addresses answered for and those never answered; the
+//! counters by name. What bpftool shows as fields, read as a DNS operator
 //! reads it, with every entry checked the way the XDP program relies on it (name hash, record
 //! count, checksum).
 //!
@@ -14,7 +15,7 @@ use std::{
 
 use aya::maps::{lpm_trie::LpmTrie, Array, HashMap, Map, MapData, MapError};
 use dns_xdp_common::{
-    addresses::ServedAddr,
+    addresses::{AddressEntry, ServedAddr, ADDR_SERVED},
     answer::{
         name_hash, AnswerKey, AnswerValue, DNSSEC_SIGNED, DNSSEC_UNPUBLISHED, DNSSEC_UNSIGNED,
         MAX_ANSWER_LEN, NAME_BUF_LEN, QTYPE_A, QTYPE_AAAA,
@@ -196,22 +197,64 @@ pub fn mapped_ip(addr: [u8; 16]) -> IpAddr {
     }
 }
 
+/// The address map split as the program reads it: the served addresses, which are also never a
+/// source, and the entries that are only never a source (any other kind).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct Addresses {
+    pub served: Vec<IpAddr>,
+    pub never_source: Vec<IpAddr>,
+    /// What the program would get wrong: addresses missing from a served entry's source
+    /// filter, which it would answer queries from.
+    pub problems: Vec<String>,
+}
+
 fn dump_addresses(dir: &Path) -> Result<MapDump, DumpError> {
     let name = map_names::ADDRESSES;
     let map_err = |source| DumpError::Map { name, source };
-    let map: HashMap<MapData, ServedAddr, u32> =
+    let map: HashMap<MapData, ServedAddr, AddressEntry> =
         HashMap::try_from(open(dir, name)?).map_err(map_err)?;
-    let mut addrs = Vec::new();
-    for key in map.keys() {
-        addrs.push(mapped_ip(key.map_err(map_err)?.addr));
+    let entries = map.iter().collect::<Result<Vec<_>, _>>().map_err(map_err)?;
+    let mut addrs = Addresses::default();
+    for (key, entry) in &entries {
+        if entry.kind == ADDR_SERVED {
+            addrs.served.push(mapped_ip(key.addr));
+            for (other, _) in &entries {
+                if !entry.may_hold(other) {
+                    addrs.problems.push(format!(
+                        "the filter of {} misses {}: queries from it to {0} are answered",
+                        mapped_ip(key.addr),
+                        mapped_ip(other.addr)
+                    ));
+                }
+            }
+        } else {
+            addrs.never_source.push(mapped_ip(key.addr));
+        }
     }
-    addrs.sort();
+    addrs.served.sort();
+    addrs.never_source.sort();
+    addrs.problems.sort();
     let mut text = format!(
-        "{name}: the fast path answers queries to {} address(es)\n",
-        addrs.len()
+        "{name}: the fast path answers queries to {} address(es), and none from them or from \
+         {} other(s)\n",
+        addrs.served.len(),
+        addrs.never_source.len()
     );
-    for addr in &addrs {
-        let _ = writeln!(text, "  {addr}");
+    let width = addrs
+        .served
+        .iter()
+        .chain(&addrs.never_source)
+        .map(|a| a.to_string().len())
+        .max()
+        .unwrap_or(0);
+    for addr in &addrs.served {
+        let _ = writeln!(text, "  {addr:<width$}  served");
+    }
+    for addr in &addrs.never_source {
+        let _ = writeln!(text, "  {addr:<width$}  never a source");
+    }
+    for problem in &addrs.problems {
+        let _ = writeln!(text, "  ! {problem}");
     }
     Ok(MapDump {
         map: name,
