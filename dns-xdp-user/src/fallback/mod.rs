@@ -11,6 +11,7 @@ pub mod server;
 mod signing;
 pub mod splice;
 pub mod test_hook;
+mod udp;
 pub mod wire;
 
 #[cfg(test)]

@@ -21,7 +21,7 @@ use std::{
     collections::HashMap,
     convert::Infallible,
     io,
-    net::{SocketAddr, UdpSocket},
+    net::SocketAddr,
     sync::{Arc, PoisonError, RwLock},
     thread,
     time::{Duration, Instant},
@@ -42,6 +42,7 @@ use crate::fallback::{
     query_stats::{Dropped, Malformed, QueryStats, SocketOp},
     responder::{Responder, Transport},
     test_hook,
+    udp::{Datagrams, Received},
     wire::{self, Question, RCODE_FORMERR},
 };
 
@@ -91,7 +92,7 @@ const UDP_SOCKET_BUFFER: usize = 1 << 20;
 /// Sockets bound and ready to serve, with their local addresses.
 pub struct Listeners {
     /// Blocking sockets, each served by a thread of its own (see [`Listeners::serve`]).
-    udp: Vec<(SocketAddr, UdpSocket)>,
+    udp: Vec<(SocketAddr, Datagrams)>,
     tcp: Vec<(SocketAddr, TcpListener)>,
 }
 
@@ -102,8 +103,10 @@ impl Listeners {
         let mut udp = Vec::new();
         let mut tcp = Vec::new();
         for addr in addrs {
-            let socket = bind_udp(*addr).map_err(|e| annotate(e, "UDP", addr))?;
-            udp.push((socket.local_addr()?, socket));
+            let socket = bind_udp(*addr)
+                .and_then(Datagrams::new)
+                .map_err(|e| annotate(e, "UDP", addr))?;
+            udp.push((socket.socket().local_addr()?, socket));
             let listener = bind_tcp(*addr).map_err(|e| annotate(e, "TCP", addr))?;
             tcp.push((listener.local_addr()?, listener));
         }
@@ -124,7 +127,7 @@ impl Listeners {
     pub async fn serve(self, responder: SharedResponder, stats: Arc<QueryStats>) {
         let serving = Arc::new(Serving::new(responder, stats));
         let (ended, mut endings) = mpsc::unbounded_channel();
-        let mut udp: Vec<Supervised<Arc<UdpSocket>>> = self
+        let mut udp: Vec<Supervised<Arc<Datagrams>>> = self
             .udp
             .into_iter()
             .map(|(local, socket)| Supervised::new(local, Arc::new(socket)))
@@ -238,7 +241,7 @@ impl<S> Supervised<S> {
     }
 }
 
-impl Supervised<Arc<UdpSocket>> {
+impl Supervised<Arc<Datagrams>> {
     /// Starts a thread that waits `delay`, then serves the socket until it panics, and then
     /// tells the supervisor through `ended`.
     fn start_udp(
@@ -611,12 +614,16 @@ fn bind_tcp(addr: SocketAddr) -> std::io::Result<TcpListener> {
 
 /// Receives, answers and sends on one UDP socket for ever: a blocking loop on a thread of its
 /// own (see [`Listeners::serve`]).
-fn serve_udp(socket: &UdpSocket, local: SocketAddr, serving: &Serving) -> Infallible {
+fn serve_udp(socket: &Datagrams, local: SocketAddr, serving: &Serving) -> Infallible {
     let mut buf = vec![0u8; 65535];
     let mut receiving = Backoff::new();
     let mut sending = Backoff::new();
     loop {
-        let (len, peer) = match socket.recv_from(&mut buf) {
+        let Received {
+            len,
+            peer,
+            local: asked,
+        } = match socket.recv(&mut buf) {
             Ok(received) => {
                 receiving.succeeded();
                 received
@@ -645,8 +652,8 @@ fn serve_udp(socket: &UdpSocket, local: SocketAddr, serving: &Serving) -> Infall
         let Some(reply) = serving.answer(&buf[..len], Transport::Udp, peer) else {
             continue;
         };
-        match socket.send_to(&reply, peer) {
-            Ok(_) => sending.succeeded(),
+        match socket.send(&reply, peer, asked) {
+            Ok(()) => sending.succeeded(),
             Err(error) => {
                 // A full buffer fails the next send too; an error about this peer (unreachable,
                 // refused by a firewall) must not slow the answers to everyone else.
