@@ -191,6 +191,7 @@ pub async fn run(options: RunOptions) -> Result<Ended> {
         metrics,
         traffic,
         checker,
+        renew_retry: None,
         repair_delay: FIRST_REPAIR_DELAY,
         repair_due: None,
         served: served_at_start,
@@ -334,6 +335,8 @@ struct Running {
     metrics: Option<Arc<Metrics>>,
     traffic: Traffic,
     checker: Arc<Checker>,
+    /// Not before this is a failed renewal of signatures tried again.
+    renew_retry: Option<Instant>,
     /// How long the next repair waits, and when it is due.
     repair_delay: Duration,
     repair_due: Option<Instant>,
@@ -436,6 +439,8 @@ impl Running {
     /// Puts `publication` in service on both paths and says what the fast path now serves.
     fn publish(&mut self, publication: Publication) -> Result<String> {
         let full = self.publisher.full(publication)?;
+        // Rendered now, so signed now: a renewal that failed before is done.
+        self.renew_retry = None;
         self.record_publication();
         let fast_path = match self.publisher.fast_path() {
             Some(_) => format!(
@@ -481,7 +486,8 @@ impl Running {
     fn renew_due(&self) -> Option<Instant> {
         let at = self.publisher.renew_at()?;
         let wait = at.saturating_sub(crate::dnssec::unix_now()).max(1);
-        Some(Instant::now() + Duration::from_secs(wait))
+        let due = Instant::now() + Duration::from_secs(wait);
+        Some(self.renew_retry.map_or(due, |retry| due.max(retry)))
     }
 
     /// Publishes the snapshot afresh once the fast path's signatures are due for renewal:
@@ -502,8 +508,7 @@ impl Running {
                     crate::error::describe(&e)
                 );
                 // The publisher's renewal time stays in the past: wait an hour, not a second.
-                self.repair_due
-                    .get_or_insert(Instant::now() + Duration::from_secs(3600));
+                self.renew_retry = Some(Instant::now() + Duration::from_secs(3600));
             }
         }
     }
