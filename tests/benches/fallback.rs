@@ -38,7 +38,7 @@ use dns_xdp_tests::{
         TXT_NAMES,
     },
     dnsperf::{Dnsperf, Perf},
-    netns::{require_root, Topology},
+    netns::Topology,
     scratch::ScratchDir,
     servers::{Server, Spec},
 };
@@ -623,13 +623,7 @@ fn memory(topology: &Topology, dir: &Path, json: &mut Value) -> Result<()> {
 }
 
 fn main() {
-    if !require_root("bench fallback") {
-        return;
-    }
-    if let Err(e) = run() {
-        eprintln!("bench fallback failed: {e:#}");
-        std::process::exit(1);
-    }
+    dns_xdp_tests::bench::main("bench fallback", run);
 }
 
 fn run() -> Result<()> {

@@ -55,7 +55,7 @@ use dns_xdp_tests::{
     },
     dnsperf::{Dnsperf, Percentiles, Perf},
     kxdpgun::{Kxdpgun, Load},
-    netns::{require_root, Topology},
+    netns::Topology,
     scratch::ScratchDir,
     servers::{Server, Spec},
 };
@@ -234,13 +234,7 @@ impl Measured {
 }
 
 fn main() {
-    if !require_root("bench load") {
-        return;
-    }
-    if let Err(e) = run() {
-        eprintln!("bench load failed: {e:#}");
-        std::process::exit(1);
-    }
+    dns_xdp_tests::bench::main("bench load", run);
 }
 
 fn run() -> Result<()> {

@@ -55,7 +55,7 @@ use dns_xdp_tests::{
     agent::{agent_binary, pinned_stats, Agent, Reload},
     bench::{ask, doc_v4, loadavg, median, tool, tool_version},
     kxdpgun::{Kxdpgun, Load},
-    netns::{require_root, Topology},
+    netns::Topology,
     scratch::ScratchDir,
 };
 use serde_json::{json, Value};
@@ -98,13 +98,7 @@ const SHARE_GOAL: f64 = 0.99;
 const NOT_QUERIES: [&str; 2] = ["pass_not_dns", "pass_not_ours"];
 
 fn main() {
-    if !require_root("bench reload") {
-        return;
-    }
-    if let Err(e) = run() {
-        eprintln!("bench reload failed: {e:#}");
-        std::process::exit(1);
-    }
+    dns_xdp_tests::bench::main("bench reload", run);
 }
 
 /// Name `n<i>`'s address in zone `version` (0 before any reload): 1% of the names move in

@@ -20,6 +20,7 @@ use dns_xdp_common::program_names;
 use dns_xdp_tests::{
     netns::require_root,
     packet::{Frame, Opt, Query},
+    test_run::{XDP_PASS, XDP_TX},
 };
 use dns_xdp_user::{
     catalog::Snapshot,
@@ -29,8 +30,6 @@ use dns_xdp_user::{
     zone::{Name, RecordType, Zone},
 };
 
-const XDP_PASS: u32 = 2;
-const XDP_TX: u32 = 3;
 const ROUNDS: usize = 40;
 const PACKETS_PER_ROUND: usize = 2_500;
 /// Goal from the foundation issue: a hit costs at most this many baselines.

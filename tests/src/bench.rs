@@ -12,7 +12,22 @@ use std::{
 use anyhow::{Context, Result};
 use hickory_proto::op::Message;
 
-use crate::{netns::in_netns, packet::Query};
+use crate::{
+    netns::{in_netns, require_root},
+    packet::Query,
+};
+
+/// A load benchmark's `main`: `run` as root, its error chain printed and the exit code 1 on
+/// failure; without root it says why it did not run.
+pub fn main(name: &str, run: impl FnOnce() -> Result<()>) {
+    if !require_root(name) {
+        return;
+    }
+    if let Err(e) = run() {
+        eprintln!("{name} failed: {e:#}");
+        std::process::exit(1);
+    }
+}
 
 /// Names with an A and an AAAA record in the benchmark zone.
 pub const NAMES: usize = 10_000;

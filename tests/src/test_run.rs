@@ -10,6 +10,10 @@ use std::{
 
 use aya::programs::Xdp;
 
+/// The XDP actions a run returns (`enum xdp_action`).
+pub const XDP_PASS: u32 = 2;
+pub const XDP_TX: u32 = 3;
+
 /// The program, by its own file descriptor; `Send` and `Sync`.
 pub struct TestRunner {
     fd: OwnedFd,

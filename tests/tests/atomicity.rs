@@ -29,7 +29,7 @@ use dns_xdp_common::counters::Counter;
 use dns_xdp_tests::{
     netns::require_root,
     packet::{parse_reply, spliced, Frame, Query},
-    test_run::TestRunner,
+    test_run::{TestRunner, XDP_PASS, XDP_TX},
 };
 use dns_xdp_user::{
     catalog::Snapshot,
@@ -38,8 +38,6 @@ use dns_xdp_user::{
     zone::{Name, RecordType, Zone},
 };
 
-const XDP_PASS: u32 = 2;
-const XDP_TX: u32 = 3;
 const A: u16 = 1;
 const AAAA: u16 = 28;
 /// Reader threads: the machine the tests run on has two CPUs, shared with the writer.

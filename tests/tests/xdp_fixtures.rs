@@ -27,6 +27,7 @@ use dns_xdp_tests::{
         parse_frame, parse_reply, spliced, wire_name, Frame, Opt, Query, FLAG_RD, TPID_8021AD,
         TPID_8021Q,
     },
+    test_run::{XDP_PASS, XDP_TX},
 };
 use dns_xdp_user::{
     catalog::Snapshot,
@@ -40,8 +41,6 @@ use dns_xdp_user::{
 };
 use hickory_proto::op::{Message, MessageType, ResponseCode};
 
-const XDP_PASS: u32 = 2;
-const XDP_TX: u32 = 3;
 const A: u16 = 1;
 const AAAA: u16 = 28;
 const MX: u16 = 15;
