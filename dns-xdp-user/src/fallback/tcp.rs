@@ -1,14 +1,14 @@
 //! One TCP connection of the fallback server: length-prefixed queries (RFC 1035 §4.2.2)
 //! answered in order, each wait bounded (idle: the table's idle timeout; a query once its first
-//! byte is in, a reply: the I/O timeout), closed at once when [`connections`] gives its room to
-//! a newcomer.
+//! byte is in, a reply: the I/O timeout), closed at once when the
+//! [table](crate::fallback::connections) gives its room to a newcomer.
 //!
 //! At `tcp_max_queries_per_connection` the connection is not dropped with queries in its
 //! buffers: dropping a socket with unread data makes Linux send RST, which also throws away
 //! replies not yet acknowledged (today's 1,000 answers then a reset, of 1,500 pipelined
-//! queries). Every query already received is answered, then a FIN follows the last reply, and
-//! what the client still sends is read and dropped until it closes its end (RFC 7766 §6.2.1:
-//! the client retries what it sent after the FIN on a new connection).
+//! queries). Every query already received is answered (RFC 7766 §6.2.1: what was asked before
+//! the close), then a FIN follows the last reply, and what the client still sends is read and
+//! dropped until it closes its end; the client sends what it has left on a new connection.
 
 use std::{
     io,
