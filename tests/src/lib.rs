@@ -6,6 +6,7 @@ pub mod bench;
 pub mod dnsperf;
 pub mod knot;
 pub mod kxdpgun;
+pub mod metrics;
 pub mod mmdb;
 pub mod netns;
 pub mod nsd;

@@ -311,6 +311,38 @@ impl Topology {
         Ok(())
     }
 
+    /// Gives the client end more IPv4 addresses in the server's /24 (use 192.0.2.100 and up),
+    /// for clients that must come from several sources; the server end gets static
+    /// neighbours for them, as for the first.
+    pub fn add_client_addresses(&self, addresses: &[Ipv4Addr]) -> Result<()> {
+        for address in addresses {
+            let own = format!("{address}/24");
+            ip(&[
+                "-n",
+                &self.client_ns,
+                "addr",
+                "add",
+                &own,
+                "dev",
+                &self.client_if,
+            ])?;
+            ip(&[
+                "-n",
+                &self.server_ns,
+                "neigh",
+                "replace",
+                &address.to_string(),
+                "lladdr",
+                &mac_string(self.client_mac),
+                "dev",
+                &self.server_if,
+                "nud",
+                "permanent",
+            ])?;
+        }
+        Ok(())
+    }
+
     /// Brings a (server, client) pair of interfaces up with TX checksum offload off (else UDP
     /// checksums stay partial, to be filled in by hardware that a veth does not have), assigns
     /// each (server, client, prefix length) address pair, and adds static neighbour entries

@@ -26,6 +26,7 @@ use std::{
 
 use dns_xdp_tests::{
     agent::Agent,
+    metrics::{self, sample},
     netns::{in_netns, require_root, RawSocket, Topology},
     packet::{parse_reply, Frame, Opt, Query},
 };
@@ -128,31 +129,8 @@ fn assert_www(reply: &Message, how: &str) {
     assert_eq!(answers, ["192.0.2.10"], "{how}");
 }
 
-/// `GET /metrics` from inside the server namespace: the body.
 fn scrape(topology: &Topology) -> String {
-    in_netns(&topology.server_ns, || {
-        let mut stream = TcpStream::connect(METRICS).unwrap();
-        stream.set_read_timeout(Some(PATIENCE)).unwrap();
-        stream
-            .write_all(b"GET /metrics HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
-            .unwrap();
-        let mut reply = String::new();
-        stream.read_to_string(&mut reply).unwrap();
-        reply
-            .split_once("\r\n\r\n")
-            .map(|(_, body)| body.to_string())
-            .unwrap_or_else(|| panic!("no end of headers in {reply:?}"))
-    })
-    .unwrap()
-}
-
-/// The value of the sample written exactly `series` (`name{labels}`).
-fn sample(body: &str, series: &str) -> f64 {
-    body.lines()
-        .find_map(|line| line.strip_prefix(series)?.strip_prefix(' '))
-        .unwrap_or_else(|| panic!("no {series} in\n{body}"))
-        .parse()
-        .unwrap()
+    metrics::scrape(&topology.server_ns, METRICS)
 }
 
 /// Waits until `series` reaches `expected` (a count another task of the agent adds to after

@@ -39,6 +39,14 @@ pub fn parse(text: &str) -> Result<Duration, String> {
     Ok(Duration::from_millis(millis))
 }
 
+/// A duration in a config file, read by [`parse`]: `#[serde(deserialize_with = "...")]`.
+pub fn deserialize<'de, D: serde::Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Duration, D::Error> {
+    let text = <String as serde::Deserialize>::deserialize(deserializer)?;
+    parse(&text).map_err(serde::de::Error::custom)
+}
+
 /// `duration` the way [`parse`] reads it, in the largest unit that keeps it exact.
 pub fn format(duration: Duration) -> String {
     if !duration.subsec_nanos().is_multiple_of(1_000_000) {

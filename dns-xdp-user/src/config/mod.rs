@@ -16,9 +16,11 @@ pub mod dnssec;
 pub mod duration;
 pub mod prefix;
 pub mod steering;
+pub mod tcp;
 
 use check::{resolve_checks, CheckConfig, CheckSpec};
 use steering::{GeoConfig, PoolConfig, RegionConfig, Steering};
+use tcp::TcpLimits;
 
 /// The EDNS UDP payload size we advertise by default: the DNS Flag Day 2020 value, which
 /// avoids IP fragmentation.
@@ -131,6 +133,60 @@ pub struct ServerConfig {
     /// Resolvers asked, in order, for the addresses of ALIAS targets outside our zones.
     #[serde(default)]
     pub upstream: Vec<SocketAddr>,
+    /// The fallback's TCP connections: see [`TcpLimits`] for each.
+    #[serde(default = "default_tcp_max_connections")]
+    pub tcp_max_connections: usize,
+    #[serde(default = "default_tcp_max_connections_per_source")]
+    pub tcp_max_connections_per_source: usize,
+    #[serde(
+        default = "default_tcp_idle_timeout",
+        deserialize_with = "duration::deserialize"
+    )]
+    pub tcp_idle_timeout: std::time::Duration,
+    #[serde(
+        default = "default_tcp_idle_timeout_under_pressure",
+        deserialize_with = "duration::deserialize"
+    )]
+    pub tcp_idle_timeout_under_pressure: std::time::Duration,
+    #[serde(
+        default = "default_tcp_io_timeout",
+        deserialize_with = "duration::deserialize"
+    )]
+    pub tcp_io_timeout: std::time::Duration,
+    pub tcp_max_queries_per_connection: Option<u64>,
+}
+
+impl ServerConfig {
+    pub fn tcp_limits(&self) -> TcpLimits {
+        TcpLimits {
+            max_connections: self.tcp_max_connections,
+            max_connections_per_source: self.tcp_max_connections_per_source,
+            idle_timeout: self.tcp_idle_timeout,
+            idle_timeout_under_pressure: self.tcp_idle_timeout_under_pressure,
+            io_timeout: self.tcp_io_timeout,
+            max_queries_per_connection: self.tcp_max_queries_per_connection,
+        }
+    }
+}
+
+fn default_tcp_max_connections() -> usize {
+    tcp::DEFAULT_MAX_CONNECTIONS
+}
+
+fn default_tcp_max_connections_per_source() -> usize {
+    tcp::DEFAULT_MAX_CONNECTIONS_PER_SOURCE
+}
+
+fn default_tcp_idle_timeout() -> std::time::Duration {
+    tcp::DEFAULT_IDLE_TIMEOUT
+}
+
+fn default_tcp_idle_timeout_under_pressure() -> std::time::Duration {
+    tcp::DEFAULT_IDLE_TIMEOUT_UNDER_PRESSURE
+}
+
+fn default_tcp_io_timeout() -> std::time::Duration {
+    tcp::DEFAULT_IO_TIMEOUT
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -229,6 +285,7 @@ impl Config {
                 self.server.edns_payload
             )));
         }
+        self.server.tcp_limits().check().map_err(invalid)?;
         if self.zones.is_empty() {
             return Err(invalid(
                 "no [[zone]] configured: add one with origin = \"example.com.\" and file = \"...\""
@@ -405,6 +462,38 @@ mod tests {
         assert_eq!(z[0].origin.to_string(), "example.com.");
         assert_eq!(z[0].file, Path::new("/etc/dns-xdp/example.zone"));
         assert_eq!(c.metrics, None);
+    }
+
+    #[test]
+    fn tcp_limits_default_unless_set_and_durations_use_the_one_grammar() {
+        let base = "[server]\ninterface = \"eth0\"\n";
+        let zone = "[[zone]]\norigin = \"a.\"\nfile = \"a\"\n";
+        let c = parse(&format!("{base}{zone}")).unwrap();
+        assert_eq!(c.server.tcp_limits(), TcpLimits::default());
+        let c = parse(&format!(
+            "{base}tcp_max_connections = 100\ntcp_max_connections_per_source = 5\n\
+             tcp_idle_timeout = \"3s\"\ntcp_idle_timeout_under_pressure = \"100ms\"\n\
+             tcp_io_timeout = \"500ms\"\ntcp_max_queries_per_connection = 1000\n{zone}"
+        ))
+        .unwrap();
+        assert_eq!(
+            c.server.tcp_limits(),
+            TcpLimits {
+                max_connections: 100,
+                max_connections_per_source: 5,
+                idle_timeout: std::time::Duration::from_secs(3),
+                idle_timeout_under_pressure: std::time::Duration::from_millis(100),
+                io_timeout: std::time::Duration::from_millis(500),
+                max_queries_per_connection: Some(1000),
+            }
+        );
+        let e = parse(&format!("{base}tcp_io_timeout = \"1.5s\"\n{zone}")).unwrap_err();
+        assert!(e.to_string().contains("whole number and a unit"), "{e}");
+        let e = parse(&format!("{base}tcp_idle_timeout = \"100ms\"\n{zone}")).unwrap_err();
+        assert!(
+            e.to_string().contains("tcp_idle_timeout_under_pressure"),
+            "{e}"
+        );
     }
 
     #[test]

@@ -8,6 +8,7 @@
 //! Everything that goes into service goes through the [`publisher::Publisher`]: one event loop
 //! here decides when, the publisher how.
 
+pub mod open_files;
 pub mod pid_file;
 pub mod publisher;
 
@@ -197,7 +198,8 @@ pub async fn run(options: RunOptions) -> Result<Ended> {
         served: served_at_start,
     };
     agent.record_publication();
-    let serve = listeners.serve(responder, query_stats);
+    let tcp_limits = open_files::fit(agent.server.tcp_limits());
+    let serve = listeners.serve(responder, query_stats, tcp_limits);
     tokio::pin!(serve);
     // Zones load on a blocking thread while the select keeps answering signals, so a SIGTERM
     // is not held up by a large zone. A SIGHUP during a load asks for another one after it:
@@ -771,6 +773,9 @@ fn needs_restart(
             running.listen, new.listen
         ));
     }
+    if new.tcp_limits() != running.tcp_limits() {
+        changes.push("[server] tcp_* changed".to_string());
+    }
     changes
 }
 
@@ -821,7 +826,7 @@ mod tests {
     }
 
     #[test]
-    fn restart_needed_for_interface_mode_and_listen_only() {
+    fn restart_needed_for_interface_mode_listen_and_tcp_limits_only() {
         let running = server(
             "[server]\ninterface = \"eth0\"\nlisten = [\"192.0.2.1:53\", \"[2001:db8::1]:53\"]\n",
         );
@@ -832,10 +837,12 @@ mod tests {
         assert!(needs_restart(&running, None, &same).is_empty());
 
         let other = server(
-            "[server]\ninterface = \"eth1\"\nxdp_mode = \"skb\"\nlisten = [\"192.0.2.1:53\"]\n",
+            "[server]\ninterface = \"eth1\"\nxdp_mode = \"skb\"\nlisten = [\"192.0.2.1:53\"]\n\
+             tcp_idle_timeout = \"5s\"\n",
         );
         let changes = needs_restart(&running, None, &other);
-        assert_eq!(changes.len(), 3, "{changes:?}");
+        assert_eq!(changes.len(), 4, "{changes:?}");
+        assert!(changes[3].contains("tcp_"));
         assert!(changes[0].contains("interface") && changes[0].contains("eth1"));
         assert!(changes[1].contains("xdp_mode"));
         assert!(changes[2].contains("listen"));

@@ -1,6 +1,7 @@
 //! The fallback server: everything the fast path passes up is answered here, from the same
 //! catalog and rendered answers, over UDP and TCP.
 
+pub mod connections;
 mod edns;
 pub mod guard;
 pub mod log_limit;
@@ -10,6 +11,7 @@ pub mod responder;
 pub mod server;
 mod signing;
 pub mod splice;
+pub mod tcp;
 pub mod test_hook;
 mod udp;
 pub mod wire;

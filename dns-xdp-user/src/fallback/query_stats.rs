@@ -74,6 +74,32 @@ pub enum SocketOp {
     Accept,
 }
 
+/// Why the server closed a TCP connection (a client closing its own is not counted).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TcpClose {
+    /// Idle for the idle timeout (the short one under pressure included).
+    IdleTimeout,
+    /// Idle, closed to make room for a new connection.
+    EvictedIdle,
+    /// Its query or reply had waited longest when a new connection needed its room.
+    EvictedStuck,
+    /// A query did not arrive whole within the I/O timeout of its first byte.
+    ReadTimeout,
+    /// A reply could not be sent within the I/O timeout: the client does not read.
+    WriteTimeout,
+    /// It reached `tcp_max_queries_per_connection`, and had its queries answered.
+    QueryLimit,
+}
+
+const TCP_CLOSES: [(TcpClose, &str); 6] = [
+    (TcpClose::IdleTimeout, "idle_timeout"),
+    (TcpClose::EvictedIdle, "evicted_idle"),
+    (TcpClose::EvictedStuck, "evicted_stuck"),
+    (TcpClose::ReadTimeout, "read_timeout"),
+    (TcpClose::WriteTimeout, "write_timeout"),
+    (TcpClose::QueryLimit, "query_limit"),
+];
+
 /// (transport, what) pairs that can happen, in the order listed; each is listed even at 0, so
 /// an alert on an increase sees the first one.
 const MALFORMED: [(Transport, Malformed, &str); 4] = [
@@ -108,6 +134,13 @@ pub struct QueryStats {
     panics: [AtomicU64; 2],
     /// [transport]: serving threads (UDP) and accept loops (TCP) restarted after they ended.
     restarts: [AtomicU64; 2],
+    tcp_accepted: AtomicU64,
+    /// Connections closed at once: their source had its limit open, none idle.
+    tcp_refused: AtomicU64,
+    /// [index in TCP_CLOSES]
+    tcp_closed: [AtomicU64; TCP_CLOSES.len()],
+    /// Connections open now.
+    tcp_open: AtomicU64,
 }
 
 impl Default for QueryStats {
@@ -121,6 +154,10 @@ impl Default for QueryStats {
             socket_errors: std::array::from_fn(|_| zero()),
             panics: std::array::from_fn(|_| zero()),
             restarts: std::array::from_fn(|_| zero()),
+            tcp_accepted: zero(),
+            tcp_refused: zero(),
+            tcp_closed: std::array::from_fn(|_| zero()),
+            tcp_open: zero(),
         }
     }
 }
@@ -168,6 +205,44 @@ impl QueryStats {
     /// Counts a serving thread or accept loop restarted.
     pub fn restarted(&self, transport: Transport) {
         self.restarts[transport_index(transport)].fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Counts a TCP connection accepted, and whether it was admitted or refused.
+    pub fn tcp_accepted(&self, refused: bool) {
+        self.tcp_accepted.fetch_add(1, Ordering::Relaxed);
+        if refused {
+            self.tcp_refused.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    /// Counts a TCP connection the server closed.
+    pub fn tcp_closed(&self, why: TcpClose) {
+        if let Some(i) = TCP_CLOSES.iter().position(|(w, _)| *w == why) {
+            self.tcp_closed[i].fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    /// Records how many TCP connections are open.
+    pub fn set_tcp_open(&self, open: usize) {
+        self.tcp_open.store(open as u64, Ordering::Relaxed);
+    }
+
+    /// (accepted, refused, open now).
+    pub fn tcp_connections(&self) -> (u64, u64, u64) {
+        (
+            self.tcp_accepted.load(Ordering::Relaxed),
+            self.tcp_refused.load(Ordering::Relaxed),
+            self.tcp_open.load(Ordering::Relaxed),
+        )
+    }
+
+    /// (reason, count) of TCP connections the server closed, zeros included.
+    pub fn tcp_closed_counts(&self) -> Vec<(&'static str, u64)> {
+        TCP_CLOSES
+            .iter()
+            .zip(&self.tcp_closed)
+            .map(|((_, name), n)| (*name, n.load(Ordering::Relaxed)))
+            .collect()
     }
 
     /// (transport, `formerr` or `none`, count), zeros included.
@@ -360,5 +435,28 @@ mod tests {
         );
         assert_eq!(stats.panic_counts(), vec![("udp", 0), ("tcp", 1)]);
         assert_eq!(stats.restart_counts(), vec![("udp", 1), ("tcp", 0)]);
+    }
+
+    #[test]
+    fn counts_tcp_connections_and_why_the_server_closed_them() {
+        let stats = QueryStats::default();
+        stats.tcp_accepted(false);
+        stats.tcp_accepted(true);
+        stats.set_tcp_open(1);
+        stats.tcp_closed(TcpClose::WriteTimeout);
+        stats.tcp_closed(TcpClose::EvictedIdle);
+        stats.tcp_closed(TcpClose::WriteTimeout);
+        assert_eq!(stats.tcp_connections(), (2, 1, 1));
+        assert_eq!(
+            stats.tcp_closed_counts(),
+            vec![
+                ("idle_timeout", 0),
+                ("evicted_idle", 1),
+                ("evicted_stuck", 0),
+                ("read_timeout", 0),
+                ("write_timeout", 2),
+                ("query_limit", 0)
+            ]
+        );
     }
 }

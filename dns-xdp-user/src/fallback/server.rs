@@ -28,30 +28,21 @@ use std::{
 };
 
 use dns_xdp_common::ports::is_reflection_port;
-use tokio::{
-    io::{AsyncReadExt, AsyncWriteExt},
-    net::{TcpListener, TcpStream},
-    sync::{mpsc, Semaphore},
-    task::JoinSet,
-    time::MissedTickBehavior,
-};
+use tokio::{net::TcpListener, sync::mpsc, task::JoinSet, time::MissedTickBehavior};
 
-use crate::fallback::{
-    guard,
-    log_limit::{Line, LogLimiter, PERIOD},
-    query_stats::{Dropped, Malformed, QueryStats, SocketOp},
-    responder::{Responder, Transport},
-    test_hook,
-    udp::{Datagrams, Received},
-    wire::{self, Question, RCODE_FORMERR},
+use crate::{
+    config::tcp::TcpLimits,
+    fallback::{
+        guard,
+        log_limit::{Line, LogLimiter, PERIOD},
+        query_stats::{Dropped, Malformed, QueryStats, SocketOp},
+        responder::{Responder, Transport},
+        tcp::{self, Limiter, SWEEP_INTERVAL},
+        test_hook,
+        udp::{Datagrams, Received},
+        wire::{self, Question, RCODE_FORMERR},
+    },
 };
-
-/// How long a TCP connection may sit idle between queries (RFC 7766 §6.2.3 suggests seconds).
-const TCP_IDLE_TIMEOUT: Duration = Duration::from_secs(10);
-/// Concurrent TCP connections; more wait in the kernel's accept queue.
-const MAX_TCP_CONNECTIONS: usize = 512;
-/// Queries answered on one TCP connection before it is closed.
-const MAX_QUERIES_PER_CONNECTION: usize = 1000;
 /// How often the supervisor writes the counts the rate-limited logs hold, so that the count of
 /// a burst that has stopped still reaches the log within [`PERIOD`] and this.
 const LOG_FLUSH_INTERVAL: Duration = Duration::from_secs(5);
@@ -118,13 +109,20 @@ impl Listeners {
     }
 
     /// Serves until the returned future is dropped (TCP) or the process exits (UDP), each query
-    /// with the responder `responder` holds at the time. It never returns: it supervises the
-    /// serving loops, restarting any that ends, and writes the rate-limited logs' counts.
+    /// with the responder `responder` holds at the time, TCP connections within `tcp_limits`.
+    /// It never returns: it supervises the serving loops, restarting any that ends, sweeps idle
+    /// TCP connections under pressure and writes the rate-limited logs' counts.
     ///
     /// Each UDP socket gets a thread with a plain blocking receive-answer-send loop: answering is
     /// synchronous, and a task on the multi-threaded runtime bounced between workers on almost
     /// every datagram, which halved throughput in `cargo xtask bench fallback`.
-    pub async fn serve(self, responder: SharedResponder, stats: Arc<QueryStats>) {
+    pub async fn serve(
+        self,
+        responder: SharedResponder,
+        stats: Arc<QueryStats>,
+        tcp_limits: TcpLimits,
+    ) {
+        let limit = Arc::new(Limiter::new(tcp_limits, stats.clone()));
         let serving = Arc::new(Serving::new(responder, stats));
         let (ended, mut endings) = mpsc::unbounded_channel();
         let mut udp: Vec<Supervised<Arc<Datagrams>>> = self
@@ -135,7 +133,6 @@ impl Listeners {
         for (index, worker) in udp.iter_mut().enumerate() {
             worker.start_udp(index, &serving, &ended, Duration::ZERO);
         }
-        let limit = Arc::new(Semaphore::new(MAX_TCP_CONNECTIONS));
         let mut tcp: Vec<Supervised<Arc<TcpListener>>> = self
             .tcp
             .into_iter()
@@ -149,6 +146,8 @@ impl Listeners {
         }
         let mut flush = tokio::time::interval(LOG_FLUSH_INTERVAL);
         flush.set_missed_tick_behavior(MissedTickBehavior::Delay);
+        let mut sweep = tokio::time::interval(SWEEP_INTERVAL);
+        sweep.set_missed_tick_behavior(MissedTickBehavior::Delay);
         loop {
             tokio::select! {
                 Some((index, how)) = endings.recv() => {
@@ -174,6 +173,7 @@ impl Listeners {
                     accept_loops.insert(id, index);
                 }
                 _ = flush.tick() => serving.flush_logs(Instant::now()),
+                _ = sweep.tick() => limit.sweep(),
             }
         }
     }
@@ -281,7 +281,7 @@ impl Supervised<Arc<TcpListener>> {
         &mut self,
         tasks: &mut JoinSet<()>,
         serving: &Arc<Serving>,
-        limit: &Arc<Semaphore>,
+        limit: &Arc<Limiter>,
         delay: Duration,
     ) -> tokio::task::Id {
         self.started = Instant::now() + delay;
@@ -674,19 +674,17 @@ fn serve_udp(socket: &Datagrams, local: SocketAddr, serving: &Serving) -> Infall
     }
 }
 
-/// Accepts TCP connections, each answered by a task of its own, until the connection limit's
-/// semaphore is closed (which nothing does).
+/// Accepts TCP connections for ever, each admitted by `limit` answered by a task of its own.
+/// Every connection is accepted at once, even at the cap, where the table closes another one
+/// for it: a connection left in the kernel's backlog would wait behind everyone else's.
 async fn serve_tcp(
     listener: &TcpListener,
     local: SocketAddr,
     serving: Arc<Serving>,
-    limit: Arc<Semaphore>,
+    limit: Arc<Limiter>,
 ) {
     let mut accepting = Backoff::new();
     loop {
-        let Ok(permit) = limit.clone().acquire_owned().await else {
-            return;
-        };
         let (stream, peer) = match listener.accept().await {
             Ok(accepted) => {
                 accepting.succeeded();
@@ -720,13 +718,20 @@ async fn serve_tcp(
                 continue;
             }
         };
+        // Refused (counted): dropping it closes it.
+        let Some(admitted) = limit.admit(peer.ip()) else {
+            continue;
+        };
         let connection = tokio::spawn({
             let serving = serving.clone();
             async move {
-                if let Err(e) = serve_connection(stream, peer, &serving).await {
+                let answer = |query: &[u8]| {
+                    test_hook::crash_if_named(query);
+                    serving.answer(query, Transport::Tcp, peer)
+                };
+                if let Err(e) = tcp::serve(stream, admitted, answer).await {
                     log::debug!("TCP connection from {peer}: {e}");
                 }
-                drop(permit);
             }
         });
         // A panic outside a query (each is caught in `Serving::answer`) ends the connection's
@@ -746,37 +751,6 @@ async fn serve_tcp(
             }
         });
     }
-}
-
-/// Answers length-prefixed queries (RFC 1035 §4.2.2) in order until the client closes, goes
-/// idle, or reaches the per-connection limit, or sends something not to be answered. Each query
-/// is answered with the responder current when it arrives, so a long-lived connection sees a
-/// reload too.
-async fn serve_connection(
-    mut stream: TcpStream,
-    peer: SocketAddr,
-    serving: &Serving,
-) -> io::Result<()> {
-    let mut buf = vec![0u8; 65535];
-    for _ in 0..MAX_QUERIES_PER_CONNECTION {
-        let len = match tokio::time::timeout(TCP_IDLE_TIMEOUT, stream.read_u16()).await {
-            Ok(Ok(len)) => len as usize,
-            // Idle timeout or the client closed: both end the connection quietly.
-            Ok(Err(_)) | Err(_) => return Ok(()),
-        };
-        tokio::time::timeout(TCP_IDLE_TIMEOUT, stream.read_exact(&mut buf[..len]))
-            .await
-            .map_err(|_| io::Error::new(io::ErrorKind::TimedOut, "query body timed out"))??;
-        test_hook::crash_if_named(&buf[..len]);
-        let Some(reply) = serving.answer(&buf[..len], Transport::Tcp, peer) else {
-            return Ok(());
-        };
-        let mut framed = Vec::with_capacity(reply.len() + 2);
-        framed.extend_from_slice(&(reply.len() as u16).to_be_bytes());
-        framed.extend_from_slice(&reply);
-        stream.write_all(&framed).await?;
-    }
-    Ok(())
 }
 
 #[cfg(test)]

@@ -129,6 +129,7 @@ impl Metrics {
         }
 
         render_fallback_faults(&mut out, &self.fallback);
+        render_tcp(&mut out, &self.fallback);
 
         let health = self.health.lock().unwrap_or_else(PoisonError::into_inner);
         if let Some(source) = health.as_ref() {
@@ -243,6 +244,46 @@ fn render_fallback_faults(out: &mut String, stats: &QueryStats) {
         let _ = writeln!(
             out,
             "dns_xdp_fallback_socket_errors_total{{transport=\"{transport}\",op=\"{op}\"}} {n}"
+        );
+    }
+}
+
+/// The fallback's TCP connections: how many are open, and what the limits did to them.
+fn render_tcp(out: &mut String, stats: &QueryStats) {
+    let (accepted, refused, open) = stats.tcp_connections();
+    family(
+        out,
+        "dns_xdp_fallback_tcp_connections",
+        "gauge",
+        "TCP connections the fallback server has open.",
+    );
+    let _ = writeln!(out, "dns_xdp_fallback_tcp_connections {open}");
+    family(
+        out,
+        "dns_xdp_fallback_tcp_accepted_total",
+        "counter",
+        "TCP connections the fallback server accepted, refused ones included.",
+    );
+    let _ = writeln!(out, "dns_xdp_fallback_tcp_accepted_total {accepted}");
+    family(
+        out,
+        "dns_xdp_fallback_tcp_refused_total",
+        "counter",
+        "TCP connections closed as soon as accepted: their source had \
+         tcp_max_connections_per_source open, none of them idle.",
+    );
+    let _ = writeln!(out, "dns_xdp_fallback_tcp_refused_total {refused}");
+    family(
+        out,
+        "dns_xdp_fallback_tcp_closed_total",
+        "counter",
+        "TCP connections the fallback server closed, by reason: idle_timeout, evicted_idle and \
+         evicted_stuck (to make room for a new one), read_timeout, write_timeout, query_limit.",
+    );
+    for (reason, n) in stats.tcp_closed_counts() {
+        let _ = writeln!(
+            out,
+            "dns_xdp_fallback_tcp_closed_total{{reason=\"{reason}\"}} {n}"
         );
     }
 }
@@ -410,7 +451,7 @@ async fn answer(mut stream: TcpStream, metrics: &Metrics) -> std::io::Result<()>
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::fallback::query_stats::{Dropped, Malformed, SocketOp};
+    use crate::fallback::query_stats::{Dropped, Malformed, SocketOp, TcpClose};
     use crate::fallback::responder::Transport;
 
     #[test]
@@ -425,6 +466,9 @@ mod tests {
         stats.dropped(Transport::Udp, Dropped::SourcePort);
         stats.panicked(Transport::Tcp);
         stats.socket_error(Transport::Udp, SocketOp::Receive);
+        stats.tcp_accepted(true);
+        stats.tcp_closed(TcpClose::WriteTimeout);
+        stats.set_tcp_open(3);
         let metrics = Metrics::new(None, stats);
         metrics.published(7, vec![("example.com.".into(), 2026112801)]);
         metrics.set_health_source(Box::new(|| {
@@ -469,6 +513,11 @@ mod tests {
             "dns_xdp_fallback_socket_errors_total{transport=\"udp\",op=\"receive\"} 1",
             "dns_xdp_fallback_socket_errors_total{transport=\"tcp\",op=\"accept\"} 0",
             "# TYPE dns_xdp_fallback_panics_total counter",
+            "dns_xdp_fallback_tcp_connections 3",
+            "dns_xdp_fallback_tcp_accepted_total 1",
+            "dns_xdp_fallback_tcp_refused_total 1",
+            "dns_xdp_fallback_tcp_closed_total{reason=\"write_timeout\"} 1",
+            "dns_xdp_fallback_tcp_closed_total{reason=\"idle_timeout\"} 0",
         ] {
             assert!(text.lines().any(|l| l == line), "missing {line:?} in\n{text}");
         }
