@@ -62,6 +62,12 @@ impl Topology {
     /// gets an XDP program that passes everything, so replies sent with XDP_TX from
     /// `server_if` arrive; `server_if` is left free for the program under test.
     pub fn create(tag: &str) -> Result<Self> {
+        Self::create_with_server_if(tag, SERVER_IF)
+    }
+
+    /// As [`Topology::create`], with the server's veth end named `server_if` (e.g. `eth0`, for
+    /// a config written for a host).
+    pub fn create_with_server_if(tag: &str, server_if: &str) -> Result<Self> {
         ensure!(
             !tag.is_empty()
                 && tag
@@ -74,7 +80,7 @@ impl Topology {
         let mut topology = Topology {
             server_ns: format!("{prefix}-server"),
             client_ns: format!("{prefix}-client"),
-            server_if: SERVER_IF.to_owned(),
+            server_if: server_if.to_owned(),
             client_if: CLIENT_IF.to_owned(),
             server_v4: Ipv4Addr::new(192, 0, 2, 1),
             client_v4: Ipv4Addr::new(192, 0, 2, 2),
