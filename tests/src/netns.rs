@@ -227,6 +227,31 @@ impl Topology {
         Ok((server, client))
     }
 
+    /// Adds `addr` (IPv4, as /32) to `client_if`, with a route to it over the link from the
+    /// server namespace: a second client, or a backend, on the client's side.
+    pub fn add_client_address(&self, addr: Ipv4Addr) -> Result<()> {
+        let host = format!("{addr}/32");
+        ip(&[
+            "-n",
+            &self.client_ns,
+            "addr",
+            "add",
+            &host,
+            "dev",
+            &self.client_if,
+        ])?;
+        // The server reaches it over the link (ARP); replies leave by the same veth.
+        ip(&[
+            "-n",
+            &self.server_ns,
+            "route",
+            "add",
+            &host,
+            "dev",
+            &self.server_if,
+        ])
+    }
+
     /// Runs dig against `server` from the client namespace (one try, 2 s) and returns its
     /// non-empty output lines; panics with dig's stderr if it fails.
     pub fn dig(&self, server: &str, args: &[&str]) -> BTreeSet<String> {
