@@ -10,7 +10,7 @@
 //! program and the agent first.
 
 use std::{
-    net::{IpAddr, Ipv4Addr, SocketAddr},
+    net::{Ipv4Addr, SocketAddr},
     path::Path,
     process::{Command, ExitCode},
     thread,
@@ -23,7 +23,7 @@ use dns_xdp_tests::{
     backend::{Backend, TestCa},
     netns::Topology,
     scratch::ScratchDir,
-    unbound::{StubZone, Unbound},
+    unbound::Unbound,
 };
 
 /// The failover pool's members, with HTTPS backends of their own in the client namespace.
@@ -206,17 +206,8 @@ impl World {
             topology.server_if,
             agent.config_path.display()
         );
-        let unbound = Unbound::start(
-            &topology,
-            &topology.client_ns,
-            IpAddr::from([127, 0, 0, 1]),
-            &[anchor],
-            &[StubZone {
-                name: "example.com.".into(),
-                server: topology.server_v4.into(),
-            }],
-        )
-        .context("starting unbound")?;
+        let unbound = Unbound::start_in_client(&topology, anchor, "example.com.")
+            .context("starting unbound")?;
         println!(
             "unbound: validating on 127.0.0.1 in {}, trusting that DS only",
             topology.client_ns
