@@ -6,7 +6,8 @@
 //! be left running, attached, pinned or installed.
 //!
 //! Needs root and dpkg. It installs and purges the package, so it refuses to run where a
-//! dns-xdp package, `/etc/dns-xdp`, the default pin directory or `/run/dns-xdp` exist already.
+//! dns-xdp package, `/etc/dns-xdp`, the default pin directory or the unit's pid file exist
+//! already.
 
 use std::{
     io::{BufRead, BufReader},
@@ -30,6 +31,8 @@ const UNIT: &str = "/lib/systemd/system/dns-xdp.service";
 const CONFIG: &str = "/etc/dns-xdp/dns-xdp.toml";
 /// Where the agent pins when no `--pin-dir` is given, as under the unit.
 const PIN_DIR: &str = "/sys/fs/bpf/dns-xdp";
+/// The unit's `--pid-file`, in its `RuntimeDirectory=`.
+const PID_FILE: &str = "/run/dns-xdp/dns-xdp.pid";
 /// The example config's interface.
 const INTERFACE: &str = "eth0";
 
@@ -205,9 +208,9 @@ impl Unit {
 }
 
 /// Purges the package if the test left it installed (its prerm stops any agent still
-/// running) and removes the runtime directory, on failure as on success.
+/// running) and removes the runtime directory if the test made it, on failure as on success.
 struct Uninstall {
-    runtime_dir: PathBuf,
+    runtime_dir: Option<PathBuf>,
 }
 
 impl Drop for Uninstall {
@@ -221,7 +224,9 @@ impl Drop for Uninstall {
                 );
             }
         }
-        let _ = std::fs::remove_dir_all(&self.runtime_dir);
+        if let Some(dir) = &self.runtime_dir {
+            let _ = std::fs::remove_dir_all(dir);
+        }
     }
 }
 
@@ -269,7 +274,7 @@ fn the_package_installs_serves_and_leaves_nothing_once_removed() {
         None,
         "{PACKAGE} is installed here: this test installs and purges it; remove it first"
     );
-    for path in ["/etc/dns-xdp", PIN_DIR, "/run/dns-xdp"] {
+    for path in ["/etc/dns-xdp", PIN_DIR, PID_FILE] {
         assert!(
             !Path::new(path).exists(),
             "{path} exists: this test installs and purges {PACKAGE}, which would take it over; \
@@ -278,8 +283,10 @@ fn the_package_installs_serves_and_leaves_nothing_once_removed() {
     }
     // Dropped last: the agents stop, and the package goes, before the namespaces do.
     let topology = Topology::create_with_server_if("package", INTERFACE).expect("topology");
+    // Other agents on this machine may use the directory too (not its pid file: see above).
+    let runtime_dir = Path::new(PID_FILE).parent().unwrap();
     let _uninstall = Uninstall {
-        runtime_dir: "/run/dns-xdp".into(),
+        runtime_dir: (!runtime_dir.exists()).then(|| runtime_dir.to_path_buf()),
     };
 
     run_ok("dpkg", &["-i", &deb.display().to_string()]);
