@@ -2,7 +2,7 @@
 //! directory, pid file and output, stopped (SIGTERM) and cleaned up on drop.
 
 use std::{
-    io::{BufRead, BufReader, Read},
+    io::{BufRead, BufReader},
     path::{Path, PathBuf},
     process::{Child, Command, ExitStatus, Output, Stdio},
     sync::{
@@ -17,7 +17,7 @@ use anyhow::{bail, Context, Result};
 
 use crate::{
     netns::Topology,
-    process::{terminate, unblock_signals},
+    process::{append_output, terminate, unblock_signals},
 };
 
 static NEXT_ID: AtomicU32 = AtomicU32::new(0);
@@ -217,16 +217,7 @@ impl Agent {
             .stderr(Stdio::piped());
         unblock_signals(&mut cmd);
         let mut child = topology.spawn(&topology.server_ns, &mut cmd)?;
-        let mut err_pipe = child.stderr.take().expect("piped");
-        let sink = self.stderr.clone();
-        thread::spawn(move || {
-            let mut buf = [0u8; 4096];
-            while let Ok(n @ 1..) = err_pipe.read(&mut buf) {
-                sink.lock()
-                    .unwrap()
-                    .push_str(&String::from_utf8_lossy(&buf[..n]));
-            }
-        });
+        append_output(child.stderr.take().expect("piped"), &self.stderr);
         let (tx, stdout) = mpsc::channel();
         let out_pipe = child.stdout.take().expect("piped");
         thread::spawn(move || {

@@ -4,7 +4,6 @@
 
 use std::{
     fmt::Write as _,
-    io::Read,
     net::{IpAddr, SocketAddr, UdpSocket},
     path::{Path, PathBuf},
     process::{Child, Command, ExitStatus, Stdio},
@@ -23,7 +22,7 @@ use hickory_proto::rr::RecordType;
 use crate::{
     netns::in_netns,
     packet::Query,
-    process::{terminate, unblock_signals},
+    process::{append_output, terminate, unblock_signals},
 };
 
 static NEXT_ID: AtomicU32 = AtomicU32::new(0);
@@ -147,16 +146,8 @@ impl Knot {
         let mut child = in_netns(ns, || cmd.spawn())?
             .with_context(|| format!("failed to start knotd in {ns}"))?;
         let log = Arc::new(Mutex::new(String::new()));
-        let mut pipe = child.stderr.take().expect("piped");
-        let sink = log.clone();
-        thread::spawn(move || {
-            let mut buf = [0u8; 4096];
-            while let Ok(n @ 1..) = pipe.read(&mut buf) {
-                sink.lock()
-                    .unwrap()
-                    .push_str(&String::from_utf8_lossy(&buf[..n]));
-            }
-        });
+        let pipe = child.stderr.take().expect("piped");
+        append_output(pipe, &log);
         let mut knot = Self {
             child: Some(child),
             dir,

@@ -62,6 +62,12 @@ impl Topology {
     /// gets an XDP program that passes everything, so replies sent with XDP_TX from
     /// `server_if` arrive; `server_if` is left free for the program under test.
     pub fn create(tag: &str) -> Result<Self> {
+        Self::create_with_server_if(tag, SERVER_IF)
+    }
+
+    /// As [`Topology::create`], with the server's veth end named `server_if` (e.g. `eth0`, for
+    /// a config written for a host).
+    pub fn create_with_server_if(tag: &str, server_if: &str) -> Result<Self> {
         ensure!(
             !tag.is_empty()
                 && tag
@@ -74,7 +80,7 @@ impl Topology {
         let mut topology = Topology {
             server_ns: format!("{prefix}-server"),
             client_ns: format!("{prefix}-client"),
-            server_if: SERVER_IF.to_owned(),
+            server_if: server_if.to_owned(),
             client_if: CLIENT_IF.to_owned(),
             server_v4: Ipv4Addr::new(192, 0, 2, 1),
             client_v4: Ipv4Addr::new(192, 0, 2, 2),
@@ -219,6 +225,31 @@ impl Topology {
             &[(v4_server.into(), v4_client.into(), 24)],
         )?;
         Ok((server, client))
+    }
+
+    /// Adds `addr` (IPv4, as /32) to `client_if`, with a route to it over the link from the
+    /// server namespace: a second client, or a backend, on the client's side.
+    pub fn add_client_address(&self, addr: Ipv4Addr) -> Result<()> {
+        let host = format!("{addr}/32");
+        ip(&[
+            "-n",
+            &self.client_ns,
+            "addr",
+            "add",
+            &host,
+            "dev",
+            &self.client_if,
+        ])?;
+        // The server reaches it over the link (ARP); replies leave by the same veth.
+        ip(&[
+            "-n",
+            &self.server_ns,
+            "route",
+            "add",
+            &host,
+            "dev",
+            &self.server_if,
+        ])
     }
 
     /// Runs dig against `server` from the client namespace (one try, 2 s) and returns its

@@ -1,9 +1,11 @@
 //! Child processes the tests start (the agent, knotd, nsd): started with no signals blocked,
-//! stopped with SIGTERM.
+//! their output collected, stopped with SIGTERM.
 
 use std::{
+    io::Read,
     os::unix::process::CommandExt,
     process::{Child, Command, ExitStatus},
+    sync::{Arc, Mutex},
     thread,
     time::{Duration, Instant},
 };
@@ -40,4 +42,18 @@ pub fn terminate(child: &mut Child, what: &str) -> anyhow::Result<ExitStatus> {
         }
         thread::sleep(Duration::from_millis(20));
     }
+}
+
+/// Appends what `pipe` (a child's stdout or stderr) gives to `sink`, from a thread of its own,
+/// until the child closes it.
+pub fn append_output(mut pipe: impl Read + Send + 'static, sink: &Arc<Mutex<String>>) {
+    let sink = sink.clone();
+    thread::spawn(move || {
+        let mut buf = [0u8; 4096];
+        while let Ok(n @ 1..) = pipe.read(&mut buf) {
+            sink.lock()
+                .unwrap()
+                .push_str(&String::from_utf8_lossy(&buf[..n]));
+        }
+    });
 }

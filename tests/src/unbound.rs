@@ -130,6 +130,21 @@ impl Unbound {
         Ok(unbound)
     }
 
+    /// Unbound on 127.0.0.1 in the client namespace, trusting `anchor` alone and asking the
+    /// topology's server for `zone`: the validator in front of dns-xdp.
+    pub fn start_in_client(topology: &Topology, anchor: String, zone: &str) -> Result<Self> {
+        Self::start(
+            topology,
+            &topology.client_ns,
+            IpAddr::from([127, 0, 0, 1]),
+            &[anchor],
+            &[StubZone {
+                name: zone.into(),
+                server: topology.server_v4.into(),
+            }],
+        )
+    }
+
     fn wait_ready(&mut self, topology: &Topology) -> Result<()> {
         let deadline = Instant::now() + START_TIMEOUT;
         loop {

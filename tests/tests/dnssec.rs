@@ -26,7 +26,6 @@
 //! Needs root (BPF, network namespaces), unbound and delv (`cargo xtask setup` installs them).
 
 use std::{
-    net::IpAddr,
     path::{Path, PathBuf},
     process::Command,
     thread,
@@ -38,7 +37,7 @@ use dns_xdp_tests::{
     backend::Backend,
     netns::{require_root, Topology},
     scratch::ScratchDir,
-    unbound::{delv, Resolved, StubZone, Unbound},
+    unbound::{delv, Resolved, Unbound},
 };
 
 /// The name whose signatures the test hook breaks.
@@ -166,17 +165,8 @@ impl World {
         );
         let agent = Agent::start_with_env(&topology, &config, env).expect("agent starts");
         let anchor = format!("example.com. DS {tag_} {alg} {digest_type} {digest}");
-        let unbound = Unbound::start(
-            &topology,
-            &topology.client_ns,
-            IpAddr::from([127, 0, 0, 1]),
-            &[anchor],
-            &[StubZone {
-                name: "example.com.".into(),
-                server: topology.server_v4.into(),
-            }],
-        )
-        .expect("unbound starts");
+        let unbound =
+            Unbound::start_in_client(&topology, anchor, "example.com.").expect("unbound starts");
         World {
             unbound,
             agent,

@@ -3,6 +3,7 @@
 mod bench;
 mod demo;
 mod ebpf;
+mod package;
 mod test;
 mod toolchain;
 
@@ -41,6 +42,9 @@ enum Command {
         #[arg(long)]
         once: bool,
     },
+    /// Build the Debian package (release agent, systemd unit, example config) into
+    /// target/debian/ with dpkg-deb.
+    Package,
     /// Run benchmarks (needs root): with no argument `xdp` and then `load`, reported together
     /// in target/bench/report.json; `xdp` times the fast path through BPF_PROG_TEST_RUN;
     /// `load` measures offered vs answered queries/s against Knot (UDP and AF_XDP) and NSD;
@@ -90,6 +94,10 @@ fn execute(command: Command) -> Result<()> {
             };
             let agent = ebpf::build_agent(profile, ebpf::TestHooks::Without)?;
             println!("{}", agent.display());
+        }
+        Command::Package => {
+            let deb = package::package()?;
+            println!("{}", deb.display());
         }
         Command::Test { args } => test::test(&args)?,
         Command::Demo { once } => demo::demo(once)?,

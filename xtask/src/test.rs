@@ -8,6 +8,7 @@ use anyhow::{bail, Result};
 use crate::ebpf::{
     build_agent, build_ebpf, ebpf_cargo, Profile, TestHooks, AGENT_PACKAGE, EBPF_CRATE,
 };
+use crate::package::package;
 use crate::{describe, is_root, run, workspace_root};
 
 /// Builds, checks formatting and lints, then runs every test; `cargo_test_args` go to `cargo test`.
@@ -16,6 +17,8 @@ pub fn test(cargo_test_args: &[String]) -> Result<()> {
         bail!("the BPF and network-namespace tests need root: run `sudo -E cargo xtask test`");
     }
     build_ebpf()?;
+    // tests/package.rs installs it.
+    let deb = package()?;
     // Integration tests start the agent binary, which `cargo test` does not build for them,
     // with the test hooks some of them set.
     build_agent(Profile::Debug, TestHooks::With)?;
@@ -45,7 +48,10 @@ pub fn test(cargo_test_args: &[String]) -> Result<()> {
     // No `--workspace`: the default members are every crate but the eBPF one, and unlike
     // `--workspace` they give way to a `-p` among the extra arguments.
     let mut cmd = Command::new("cargo");
-    cmd.current_dir(&root).arg("test").args(cargo_test_args);
+    cmd.current_dir(&root)
+        .env("DNS_XDP_DEB", &deb)
+        .arg("test")
+        .args(cargo_test_args);
     run_counting(&mut cmd)
 }
 

@@ -239,7 +239,7 @@ fn ensure_bpf_linker() -> Result<()> {
 }
 
 /// Runs a query and returns its stdout, failing with its stderr.
-fn capture(cmd: &mut Command) -> Result<String> {
+pub fn capture(cmd: &mut Command) -> Result<String> {
     let output = cmd
         .output()
         .with_context(|| format!("failed to start {}", describe(cmd)))?;
