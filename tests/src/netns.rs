@@ -282,6 +282,23 @@ impl Topology {
 
     /// Runs `program args` inside `ns` through `ip netns exec` and returns its output,
     /// whatever its exit status.
+    /// Gives the client namespace one more address (a backend's, another client's), which
+    /// the server reaches over the link: a /32 on the client's end, a route on the server's.
+    pub fn add_client_address(&self, addr: &str) -> Result<()> {
+        let host = format!("{addr}/32");
+        self.exec_checked(
+            &self.client_ns,
+            "ip",
+            &["addr", "add", &host, "dev", &self.client_if],
+        )?;
+        // Replies leave by the same veth.
+        self.exec_checked(
+            &self.server_ns,
+            "ip",
+            &["route", "add", &host, "dev", &self.server_if],
+        )
+    }
+
     pub fn exec(&self, ns: &str, program: &str, args: &[&str]) -> Result<Output> {
         Command::new("ip")
             .args(["netns", "exec", ns, program])

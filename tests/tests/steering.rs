@@ -52,43 +52,11 @@ struct Setup {
     _scratch: ScratchDir,
 }
 
-fn add_client_address(topology: &Topology, addr: &str) {
-    let output = topology
-        .exec(
-            &topology.client_ns,
-            "ip",
-            &[
-                "addr",
-                "add",
-                &format!("{addr}/32"),
-                "dev",
-                &topology.client_if,
-            ],
-        )
-        .unwrap();
-    assert!(output.status.success(), "{output:?}");
-    // The server reaches it over the link (ARP); replies leave by the same veth.
-    let output = topology
-        .exec(
-            &topology.server_ns,
-            "ip",
-            &[
-                "route",
-                "add",
-                &format!("{addr}/32"),
-                "dev",
-                &topology.server_if,
-            ],
-        )
-        .unwrap();
-    assert!(output.status.success(), "{output:?}");
-}
-
 /// Starts backends and the agent with `pools` (TOML) after the common sections.
 fn setup(tag: &str, pools: &str) -> Setup {
     let topology = Topology::create(tag).expect("topology");
     for addr in [PRIMARY, SECONDARY, EU_CLIENT, NA_CLIENT, ASIA_CLIENT] {
-        add_client_address(&topology, addr);
+        topology.add_client_address(addr).unwrap();
     }
     let scratch = ScratchDir::new(tag);
     let ca = TestCa::new().unwrap();
