@@ -10,7 +10,7 @@ use std::{
     fs, io,
     io::Read as _,
     os::unix::{
-        fs::{MetadataExt, PermissionsExt},
+        fs::{FileTypeExt, MetadataExt, PermissionsExt},
         net::{UnixListener, UnixStream},
     },
     path::{Path, PathBuf},
@@ -38,6 +38,8 @@ pub enum SocketError {
         path.display()
     )]
     Busy { path: PathBuf },
+    #[error("{} is not a socket; give dns-xdp another --status-socket", path.display())]
+    NotASocket { path: PathBuf },
     #[error(
         "cannot make the status socket {}: {source}; run dns-xdp as root, or give it another \
          --status-socket",
@@ -60,7 +62,8 @@ pub struct StatusSocket {
 
 impl StatusSocket {
     /// Binds `path`, creating its directory if needed. A socket file nobody answers on (left
-    /// by a killed agent) is replaced; one an agent answers on is [`SocketError::Busy`].
+    /// by a killed agent) is replaced; one an agent answers on is [`SocketError::Busy`], and
+    /// anything else at `path` is left alone ([`SocketError::NotASocket`]).
     pub fn bind(path: &Path) -> Result<Self, SocketError> {
         let bind_err = |source| SocketError::Bind {
             path: path.to_path_buf(),
@@ -68,6 +71,11 @@ impl StatusSocket {
         };
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
             fs::create_dir_all(dir).map_err(bind_err)?;
+        }
+        if fs::symlink_metadata(path).is_ok_and(|m| !m.file_type().is_socket()) {
+            return Err(SocketError::NotASocket {
+                path: path.to_path_buf(),
+            });
         }
         match UnixStream::connect(path) {
             Ok(_) => {
@@ -267,6 +275,13 @@ mod tests {
         drop(stale);
         let again = StatusSocket::bind(&path).unwrap();
         drop(again);
+        // A file that is no socket is never removed.
+        fs::write(&path, "not a socket").unwrap();
+        assert!(matches!(
+            StatusSocket::bind(&path),
+            Err(SocketError::NotASocket { .. })
+        ));
+        assert!(path.exists());
         fs::remove_dir_all(&dir).unwrap();
     }
 
