@@ -5,7 +5,7 @@
 use std::{
     collections::HashMap,
     net::IpAddr,
-    path::PathBuf,
+    path::{Path, PathBuf},
     sync::Arc,
     time::{Instant, SystemTime},
 };
@@ -38,6 +38,11 @@ pub struct Sources {
     pub samples: Arc<Samples>,
 }
 
+/// `path` from the root, as the agent (whose working directory it is relative to) sees it.
+fn absolute(path: &Path) -> PathBuf {
+    std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf())
+}
+
 fn unix(at: SystemTime) -> u64 {
     at.duration_since(SystemTime::UNIX_EPOCH)
         .map_or(0, |d| d.as_secs())
@@ -62,7 +67,7 @@ impl Running {
             agent: status::Agent {
                 pid: std::process::id(),
                 started: unix(sources.started),
-                config: self.config_path.clone(),
+                config: absolute(&self.config_path),
             },
             fast_path,
             fallback: status::Fallback {
@@ -84,7 +89,7 @@ impl Running {
             .config
             .zone_sources(&self.config_path)
             .into_iter()
-            .map(|source| (source.origin.to_string(), source.file))
+            .map(|source| (source.origin.to_string(), absolute(&source.file)))
             .collect();
         self.publisher
             .snapshot()

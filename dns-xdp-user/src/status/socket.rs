@@ -149,7 +149,7 @@ impl Drop for StatusSocket {
 /// Why no report could be had.
 #[derive(Debug, thiserror::Error)]
 pub enum AskError {
-    #[error("no agent answers on {}: {source}", path.display())]
+    #[error("no agent answers on {} ({source})", path.display())]
     NotRunning {
         path: PathBuf,
         #[source]
