@@ -10,7 +10,7 @@
 //! - [`render`]: the answers' bytes, computed once for both paths;
 //! - [`health`] → [`steering`]: health checks and the pools' answers;
 //! - [`fastpath`] and [`fallback`]: the two paths that answer;
-//! - [`metrics`], [`lint`]: what operators read;
+//! - [`metrics`], [`lint`], [`status`]: what operators read;
 //! - [`daemon`]: the event loop and the publisher that puts snapshots in service;
 //! - [`cli`]: the subcommands.
 
@@ -27,5 +27,6 @@ pub mod health;
 pub mod lint;
 pub mod metrics;
 pub mod render;
+pub mod status;
 pub mod steering;
 pub mod zone;

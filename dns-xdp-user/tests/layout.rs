@@ -14,7 +14,7 @@ use std::{
 /// built from them, the two paths that answer, and what drives and shows it all.
 const LAYERS: &[&str] = &[
     "error", "config", "zone", "dnssec", "alias", "health", "catalog", "render", "steering",
-    "fastpath", "fallback", "metrics", "lint", "daemon", "cli",
+    "fastpath", "fallback", "metrics", "lint", "status", "daemon", "cli",
 ];
 
 fn src() -> PathBuf {

@@ -78,6 +78,8 @@ pub struct Agent {
     pub pin_dir: PathBuf,
     /// The agent's `--pid-file`, which `dns-xdp reload` reads.
     pub pid_file: PathBuf,
+    /// The agent's `--status-socket`, which `dns-xdp status` reads; unique per agent.
+    pub status_socket: PathBuf,
     /// The agent's config file; rewrite it and [`Agent::reload`] to change the config.
     pub config_path: PathBuf,
     dir: PathBuf,
@@ -181,6 +183,7 @@ impl Agent {
             child: None,
             pin_dir: PathBuf::from(format!("/sys/fs/bpf/dns-xdp-test-{tag}")),
             pid_file: dir.join("agent.pid"),
+            status_socket: dir.join("status.sock"),
             config_path,
             dir,
             stderr: Arc::new(Mutex::new(String::new())),
@@ -210,6 +213,8 @@ impl Agent {
             .arg(&self.pin_dir)
             .arg("--pid-file")
             .arg(&self.pid_file)
+            .arg("--status-socket")
+            .arg(&self.status_socket)
             .env("RUST_LOG", "info")
             .envs(self.env.iter().map(|(k, v)| (k, v)))
             .stdin(Stdio::null())
@@ -375,6 +380,18 @@ impl Agent {
             }
             thread::sleep(Duration::from_millis(20));
         }
+    }
+
+    /// Runs `dns-xdp status` on this agent's status socket and pin directory, with `args`.
+    pub fn status(&self, args: &[&str]) -> Result<Output> {
+        Ok(Command::new(agent_binary())
+            .arg("status")
+            .arg("--status-socket")
+            .arg(&self.status_socket)
+            .args(args)
+            .arg("--pin-dir")
+            .arg(&self.pin_dir)
+            .output()?)
     }
 
     /// Runs `dns-xdp <command> --pin-dir <this agent's> args` to its end.

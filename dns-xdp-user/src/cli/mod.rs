@@ -7,6 +7,7 @@ mod maps;
 mod reload;
 mod run;
 pub mod stats;
+mod status;
 pub mod stop;
 
 use std::process::ExitCode;
@@ -46,6 +47,10 @@ enum Command {
     Stop(stop::Args),
     /// Print the fast-path counters of the running agent, summed over CPUs.
     Stats(stats::Args),
+    /// Show the running agent's state on one screen, whatever is wrong at the top. Exits 0
+    /// when nothing is wrong, 1 when something is, 2 when no agent answers, 3 when its
+    /// report cannot be read.
+    Status(status::Args),
     /// Inspect the running agent's pinned BPF maps.
     Maps {
         #[command(subcommand)]
@@ -142,6 +147,8 @@ pub fn main() -> ExitCode {
     let result = match cli.command {
         // `check` has exit codes of its own: 0 clean, 1 findings, 2 errors.
         Command::Check(args) => return check::execute(args),
+        // So has `status`: 0 nothing wrong, 1 something wrong, 2 not running, 3 unreadable.
+        Command::Status(args) => return status::execute(args),
         Command::Run(args) => run::execute(args),
         Command::Reload(args) => reload::execute(args),
         Command::Stop(args) => stop::execute(args),

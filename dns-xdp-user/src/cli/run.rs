@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use anyhow::Result;
 use dns_xdp_common::PIN_DIR;
 
-use crate::{config::XdpAttachMode, daemon};
+use crate::{config::XdpAttachMode, daemon, status};
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -21,6 +21,9 @@ pub struct Args {
     /// Write the agent's pid here while it serves, for `dns-xdp reload`.
     #[arg(long)]
     pid_file: Option<PathBuf>,
+    /// Answer `dns-xdp status` on this Unix socket (one per running agent).
+    #[arg(long, default_value = status::SOCKET)]
+    status_socket: PathBuf,
 }
 
 #[derive(Clone, Copy, clap::ValueEnum)]
@@ -49,6 +52,7 @@ pub fn execute(args: Args) -> Result<()> {
         xdp_mode: args.xdp_mode.map(Into::into),
         pin_dir: args.pin_dir,
         pid_file: args.pid_file,
+        status_socket: args.status_socket,
     }));
     // A reload may still be reading zones; that only reads files, so don't wait for it.
     runtime.shutdown_background();

@@ -11,13 +11,14 @@
 pub mod open_files;
 pub mod pid_file;
 pub mod publisher;
+mod report;
 
 use std::{
     collections::{BTreeSet, HashMap, HashSet},
     net::{IpAddr, SocketAddr},
     path::{Path, PathBuf},
     sync::Arc,
-    time::{Duration, Instant},
+    time::{Duration, Instant, SystemTime},
 };
 
 use anyhow::{anyhow, Context, Result};
@@ -42,6 +43,11 @@ use crate::{
     },
     health::{Checker, HealthChange, HealthState, Target},
     metrics::{self, Metrics, TargetHealth},
+    status::{
+        share::{self, Samples},
+        socket::StatusSocket,
+        AttachMode,
+    },
     steering::traffic::Traffic,
     zone::Name,
 };
@@ -63,6 +69,8 @@ pub struct RunOptions {
     pub pin_dir: PathBuf,
     /// Where to write the agent's pid while it serves, for `dns-xdp reload`.
     pub pid_file: Option<PathBuf>,
+    /// Where to answer `dns-xdp status`.
+    pub status_socket: PathBuf,
 }
 
 /// How a serving agent ended.
@@ -80,6 +88,7 @@ pub enum Ended {
 pub const HANDOVER_EXIT_STATUS: u8 = 75;
 
 pub async fn run(options: RunOptions) -> Result<Ended> {
+    let started = SystemTime::now();
     // First of all: SIGHUP's default action would kill an agent that is still starting up.
     // One that arrives now is kept and handled as a reload once the agent serves.
     let mut sighup = signal(SignalKind::hangup()).context("installing SIGHUP handler")?;
@@ -134,13 +143,19 @@ pub async fn run(options: RunOptions) -> Result<Ended> {
         Some(m) => Some(metrics::bind(m.listen).await?),
         None => None,
     };
+    let mut status_socket = StatusSocket::bind(&options.status_socket)?;
     let responder = SharedResponder::new(publication.responder());
     let answers = publication.answers();
-    let (publisher, how, served_at_start) = match server.xdp_mode {
+    let (publisher, how, attached, served_at_start) = match server.xdp_mode {
         XdpAttachMode::Off => {
             let mut publisher = Publisher::new(None, responder.clone());
             publisher.full(publication)?;
-            (publisher, "XDP off".to_string(), HostAddresses::default())
+            (
+                publisher,
+                "XDP off".to_string(),
+                None,
+                HostAddresses::default(),
+            )
         }
         mode => start_fast_path(publication, &responder, &server, mode, &options.pin_dir)?,
     };
@@ -152,6 +167,15 @@ pub async fn run(options: RunOptions) -> Result<Ended> {
         tokio::spawn(metrics::serve(listener, metrics.clone()));
         metrics
     });
+    let samples = Arc::new(Samples::default());
+    let sampler = tokio::spawn(share::sample(
+        publisher.fast_path().map(|_| options.pin_dir.clone()),
+        query_stats.clone(),
+        samples.clone(),
+    ));
+    // Few at a time: a report takes the event loop a moment, and `status` is for people.
+    let (status_requests, mut asked_status) = tokio::sync::mpsc::channel(4);
+    let status_server = tokio::spawn(status_socket.serve(status_requests)?);
     let _pid_file = options
         .pid_file
         .as_deref()
@@ -196,6 +220,14 @@ pub async fn run(options: RunOptions) -> Result<Ended> {
         repair_delay: FIRST_REPAIR_DELAY,
         repair_due: None,
         served: served_at_start,
+        status: report::Sources {
+            started,
+            attached,
+            pin_dir: options.pin_dir.clone(),
+            listening: listening.clone(),
+            query_stats: query_stats.clone(),
+            samples,
+        },
     };
     agent.record_publication();
     let tcp_limits = open_files::fit(agent.server.tcp_limits());
@@ -249,6 +281,9 @@ pub async fn run(options: RunOptions) -> Result<Ended> {
                 }
             }
             Some(change) = health_changes.recv() => agent.health_changed(change, &mut health_changes),
+            Some(reply) = asked_status.recv() => {
+                let _ = reply.send(agent.report());
+            }
             _ = sleep_until(due), if due.is_some() => refresher.start_due(),
             _ = sleep_until(renew_due), if renew_due.is_some() => agent.renew_signatures(),
             _ = sleep_until(repair_due), if repair_due.is_some() => agent.repair(),
@@ -273,6 +308,10 @@ pub async fn run(options: RunOptions) -> Result<Ended> {
             }
         }
     }
+    // No `status` answers for an agent that is going: the socket goes first.
+    status_server.abort();
+    sampler.abort();
+    drop(status_socket);
     // Dropping the dataplane detaches the program and removes the pins, unless handed over.
     drop(agent);
     if handed_over {
@@ -344,6 +383,8 @@ struct Running {
     repair_due: Option<Instant>,
     /// The addresses the fast path answers for, and the subnet edges it never answers.
     served: HostAddresses,
+    /// What `dns-xdp status` reports beside the above.
+    status: report::Sources,
 }
 
 impl Running {
@@ -677,7 +718,12 @@ fn start_fast_path(
     server: &ServerConfig,
     mode: XdpAttachMode,
     pin_dir: &Path,
-) -> Result<(Publisher<Dataplane>, String, HostAddresses)> {
+) -> Result<(
+    Publisher<Dataplane>,
+    String,
+    Option<AttachMode>,
+    HostAddresses,
+)> {
     let interface = server
         .interface
         .as_deref()
@@ -719,17 +765,17 @@ fn start_fast_path(
                 .attach(interface, mode)?
         }
     };
-    let attached = match attached {
-        Attached::Native => "native",
-        Attached::Skb => "skb",
-        Attached::TookOver => "taken over",
+    let (attached, mode) = match attached {
+        Attached::Native => ("native", AttachMode::Native),
+        Attached::Skb => ("skb", AttachMode::Skb),
+        Attached::TookOver => ("taken over", AttachMode::TakenOver),
     };
     let how = format!(
         "XDP {attached} on {interface} (generation {}, maps pinned in {})",
         publisher.generation(),
         pin_dir.display()
     );
-    Ok((publisher, how, (served, edges)))
+    Ok((publisher, how, Some(mode), (served, edges)))
 }
 
 /// The addresses the fast path answers for, and those of this host's subnets no query can come

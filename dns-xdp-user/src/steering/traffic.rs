@@ -61,6 +61,11 @@ impl Traffic {
         Ok(traffic)
     }
 
+    /// The checks, regions and pools these answers are computed from.
+    pub fn config(&self) -> &TrafficConfig {
+        &self.config
+    }
+
     pub fn pools(&self) -> usize {
         self.config.steering.pools.len()
     }
