@@ -78,14 +78,25 @@ fn query(name: &str, id: u16) -> Vec<u8> {
     query.encode()
 }
 
+/// A datagram on `socket`, within its read timeout. A signal that interrupts the wait (a
+/// child of this process ending) is not the end of it: a socket with a read timeout fails
+/// with EINTR even under SA_RESTART.
+fn recv(socket: &UdpSocket, buf: &mut [u8]) -> std::io::Result<(usize, SocketAddr)> {
+    loop {
+        match socket.recv_from(buf) {
+            Err(e) if e.kind() == ErrorKind::Interrupted => continue,
+            got => return got,
+        }
+    }
+}
+
 /// The reply with `id` to a query sent on `socket`; replies with other IDs (to earlier
 /// queries) are skipped.
 fn udp_reply(socket: &UdpSocket, id: u16) -> Message {
     let mut buf = [0u8; 4096];
     loop {
-        let (len, _) = socket
-            .recv_from(&mut buf)
-            .unwrap_or_else(|e| panic!("no UDP reply with ID {id}: {e}"));
+        let (len, _) =
+            recv(socket, &mut buf).unwrap_or_else(|e| panic!("no UDP reply with ID {id}: {e}"));
         let message = Message::from_vec(&buf[..len]).expect("the reply parses");
         if message.metadata.id == id {
             return message;
@@ -304,8 +315,7 @@ fn a_flood_of_malformed_queries_is_counted_and_logged_in_one_line() {
             udp.send_to(&malformed(i), server).unwrap();
         }
         for _ in ids {
-            let (len, _) = udp
-                .recv_from(&mut buf)
+            let (len, _) = recv(&udp, &mut buf)
                 .unwrap_or_else(|e| panic!("a reply missing after {formerr} FORMERRs: {e}"));
             if Message::from_vec(&buf[..len])
                 .unwrap()
