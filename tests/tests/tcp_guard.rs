@@ -422,13 +422,16 @@ fn a_full_table_closes_the_oldest_idle_connections_for_new_clients() {
         return;
     }
     let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    // The short idle timeout under pressure stays out of the way (a unit test of the table
+    // covers it): how fast it drains the table depends on the machine's speed, and this test
+    // is about the cap itself making room.
     let (topology, agent, metrics) = under_attack(
         "tcpguard-full",
-        "tcp_max_connections = 1000\ntcp_max_queries_per_connection = 1000\n",
+        "tcp_max_connections = 1000\ntcp_max_queries_per_connection = 1000\n\
+         tcp_idle_timeout_under_pressure = \"10s\"\n",
         1000 + 1024,
     );
     assert!(closed(&metrics, "evicted_idle") > 0, "{metrics}");
-    assert!(closed(&metrics, "idle_timeout") > 0, "{metrics}");
     assert!(
         sample(&metrics, "dns_xdp_fallback_tcp_connections") <= 1000,
         "{metrics}"
