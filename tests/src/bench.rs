@@ -170,14 +170,44 @@ pub fn write_mixed_queries(path: &Path, lines: usize) -> Result<()> {
     let mut rng = Rng(0x5EED_D15C_0FFE_E123);
     let mut text = String::with_capacity(lines * 24);
     for _ in 0..lines {
-        let line = match rng.below(100) {
-            0..=59 => format!("h{}.example.com A\n", rng.below(NAMES)),
-            60..=79 => format!("h{}.example.com AAAA\n", rng.below(NAMES)),
-            80..=84 => "example.com MX\n".to_string(),
-            85..=89 => format!("t{}.example.com TXT\n", rng.below(TXT_NAMES)),
-            _ => format!("nx{}.example.com A\n", rng.below(1_000_000)),
-        };
-        text.push_str(&line);
+        text.push_str(&mixed_line(&mut rng));
+    }
+    fs::write(path, text).with_context(|| format!("writing {}", path.display()))
+}
+
+/// One line of [`write_mixed_queries`]' mix.
+fn mixed_line(rng: &mut Rng) -> String {
+    match rng.below(100) {
+        0..=59 => format!("h{}.example.com A\n", rng.below(NAMES)),
+        60..=79 => format!("h{}.example.com AAAA\n", rng.below(NAMES)),
+        80..=84 => "example.com MX\n".to_string(),
+        85..=89 => format!("t{}.example.com TXT\n", rng.below(TXT_NAMES)),
+        _ => format!("nx{}.example.com A\n", rng.below(1_000_000)),
+    }
+}
+
+/// A random-subdomain flood over the mixed traffic: `flood` lines of unique names under
+/// example.com (NXDOMAIN), each in random 0x20 case as resolvers that randomise case send
+/// them, interleaved one for one with `flood` lines of [`write_mixed_queries`]' mix, the
+/// legitimate traffic whose repeated queries a packet cache should keep answering.
+pub fn write_flood_queries(path: &Path, flood: usize) -> Result<()> {
+    let mut rng = Rng(0xF100_D5EE_D0BA_D5ED);
+    let mut hot = Rng(0x5EED_D15C_0FFE_E123);
+    let mut text = String::with_capacity(flood * 48);
+    for i in 0..flood {
+        // The index makes every name unique; the random part makes them look like an attack's.
+        let label = format!("r{i:x}x{:08x}", rng.next_u64() as u32);
+        let mut name = String::with_capacity(label.len() + 12);
+        for c in label.chars().chain(".example.com".chars()) {
+            name.push(if rng.below(2) == 0 {
+                c.to_ascii_uppercase()
+            } else {
+                c
+            });
+        }
+        text.push_str(&name);
+        text.push_str(" A\n");
+        text.push_str(&mixed_line(&mut hot));
     }
     fs::write(path, text).with_context(|| format!("writing {}", path.display()))
 }
