@@ -10,6 +10,12 @@ use crate::netns::in_netns;
 
 /// The body of `GET /metrics` on `listen` in the namespace `ns`.
 pub fn scrape(ns: &str, listen: &str) -> String {
+    get(ns, listen).1
+}
+
+/// `GET /metrics` on `listen` in the namespace `ns`: the status line with the headers, and the
+/// body.
+pub fn get(ns: &str, listen: &str) -> (String, String) {
     let listen = listen.to_string();
     in_netns(ns, move || {
         let mut stream = TcpStream::connect(&listen).unwrap();
@@ -21,10 +27,10 @@ pub fn scrape(ns: &str, listen: &str) -> String {
             .unwrap();
         let mut reply = String::new();
         stream.read_to_string(&mut reply).unwrap();
-        reply
+        let (head, body) = reply
             .split_once("\r\n\r\n")
-            .map(|(_, body)| body.to_string())
-            .unwrap_or_else(|| panic!("no end of headers in {reply:?}"))
+            .unwrap_or_else(|| panic!("no end of headers in {reply:?}"));
+        (head.to_string(), body.to_string())
     })
     .unwrap()
 }

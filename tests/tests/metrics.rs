@@ -7,8 +7,7 @@
 
 use std::{
     collections::HashMap,
-    io::{Read, Write},
-    net::{SocketAddr, TcpStream},
+    net::SocketAddr,
     path::Path,
     thread,
     time::{Duration, Instant, SystemTime},
@@ -17,7 +16,8 @@ use std::{
 use dns_xdp_tests::{
     agent::Agent,
     backend::Backend,
-    netns::{in_netns, require_root, Topology},
+    metrics,
+    netns::{require_root, Topology},
 };
 
 const METRICS: &str = "127.0.0.1:9153";
@@ -154,23 +154,7 @@ fn parse_sample(line: &str) -> (String, Vec<(String, String)>, f64) {
 
 /// `GET /metrics` from inside the server namespace: the status line, the headers and the body.
 fn scrape(topology: &Topology) -> (String, String) {
-    in_netns(&topology.server_ns, || {
-        let addr: SocketAddr = METRICS.parse().unwrap();
-        let mut stream = TcpStream::connect_timeout(&addr, Duration::from_secs(2)).unwrap();
-        stream
-            .set_read_timeout(Some(Duration::from_secs(5)))
-            .unwrap();
-        stream
-            .write_all(b"GET /metrics HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
-            .unwrap();
-        let mut reply = String::new();
-        stream.read_to_string(&mut reply).unwrap();
-        let (head, body) = reply
-            .split_once("\r\n\r\n")
-            .unwrap_or_else(|| panic!("no end of headers in {reply:?}"));
-        (head.to_string(), body.to_string())
-    })
-    .unwrap()
+    metrics::get(&topology.server_ns, METRICS)
 }
 
 /// The value of `name` with exactly these labels (in any order).
