@@ -613,18 +613,6 @@ fn goals(measured: &[Measured]) -> Vec<Goal> {
     goals
 }
 
-fn load_json(load: &Load) -> Value {
-    json!({
-        "queries": load.queries,
-        "replies": load.replies,
-        "offered_qps": load.offered_qps,
-        "answered_qps": load.answered_qps,
-        "answered_share": load.answered_share(),
-        "rcodes": load.rcodes,
-        "mode": load.mode,
-    })
-}
-
 fn percentiles_json(p: Option<Percentiles>) -> Value {
     p.map_or(Value::Null, |p| {
         json!({
@@ -684,13 +672,13 @@ fn report(
                     "answered_ratio_to_fallback":
                         c.answered_qps / fallback.ceiling(Peer::Fallback).answered_qps,
                     "runs": m.ceilings.iter().map(|c| json!({
-                        "load": load_json(&c.load),
+                        "load": c.load.json(),
                         "via_xdp": c.via_xdp,
                     })).collect::<Vec<_>>(),
                 },
                 "sweep": m.sweep.iter().zip(SWEEP_QPS).map(|(l, qps)| json!({
                     "requested_qps": qps,
-                    "load": load_json(l),
+                    "load": l.json(),
                 })).collect::<Vec<_>>(),
                 "dnsperf": {
                     "median_qps": m.dnsperf_qps(),

@@ -522,15 +522,7 @@ fn run() -> Result<()> {
             "load_average_start": load_before,
             "load_average_end": load_after,
         },
-        "kxdpgun": {
-            "queries": load.queries,
-            "replies": load.replies,
-            "offered_qps": load.offered_qps,
-            "answered_qps": load.answered_qps,
-            "answered_share": load.answered_share(),
-            "rcodes": load.rcodes,
-            "mode": load.mode,
-        },
+        "kxdpgun": load.json(),
         "reloads": reloads.iter().zip(&during).map(|(r, d)| json!({
             "started_at_seconds": r.started,
             "finished_at_seconds": r.finished,

@@ -60,6 +60,19 @@ impl Load {
         self.replies as f64 / self.queries as f64
     }
 
+    /// What a benchmark report records of the run.
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::json!({
+            "queries": self.queries,
+            "replies": self.replies,
+            "offered_qps": self.offered_qps,
+            "answered_qps": self.answered_qps,
+            "answered_share": self.answered_share(),
+            "rcodes": self.rcodes,
+            "mode": self.mode,
+        })
+    }
+
     /// The RCODEs as "NOERROR 1000, NXDOMAIN 2".
     pub fn rcodes_text(&self) -> String {
         let mut text = String::new();
